@@ -1,0 +1,217 @@
+/** runSlice: the resumable, time-boxed export loop (see DESIGN.md "The one idea"). */
+import { ErrorCode, OffloadError } from './errors.js';
+import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointSink } from './checkpoint.js';
+import { decodeKey, encodeKey } from './json-value.js';
+import type { KeyTuple, TableSchema } from './types.js';
+import type { Format } from '../formats/format.js';
+import type { ReadPlan, Source } from '../sources/source.js';
+import type { ObjectMeta, Storage, StoredFile, Upload } from '../storage/storage.js';
+
+/** A fully resolved export: every identifier validated, every backend constructed. */
+export interface ExportPlan {
+  source: Source;
+  /** One entry per table section, in output order. */
+  tables: { read: ReadPlan; schema: TableSchema }[];
+  format: Format;
+  formatOptions: Record<string, unknown>;
+  storage: Storage;
+  /** Object key in the storage. */
+  key: string;
+  meta: ObjectMeta;
+  /** Bytes buffered before a part is written and a checkpoint taken. */
+  partSize: number;
+}
+
+export interface Progress {
+  rows: number;
+  totalRows: number | null;
+  bytes: number;
+  percent: number | null;
+  /** Rows per second over this slice so far. */
+  rowsPerSecond: number;
+  etaSeconds: number | null;
+}
+
+export interface SliceOptions {
+  /** Where the previous slice stopped; null for a fresh export. */
+  checkpoint: Checkpoint | null;
+  /** Fenced checkpoint writer for the lease this slice holds. */
+  sink: CheckpointSink;
+  /** Epoch milliseconds: stop at the first batch boundary after it. */
+  deadline?: number;
+  /** Stop at the next batch boundary (or abort a read in flight). */
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+}
+
+export type SliceResult =
+  | { done: true; file: StoredFile; rows: number; bytes: number }
+  | { done: false; reason: 'deadline' | 'aborted'; checkpoint: Checkpoint | null };
+
+export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+/**
+ * Runs one slice of an export: restores the checkpoint, then batch → encode → buffer → part →
+ * checkpoint until the source is exhausted (the object is published), the deadline passes or the
+ * signal aborts (the buffer is stored and checkpointed when the storage allows a part that small).
+ * At least one batch is processed per slice, so a chain of slices always makes progress.
+ *
+ * @example
+ * let cp = null;
+ * for (;;) {
+ *   const r = await runSlice(plan, { checkpoint: cp, sink, deadline: Date.now() + 25_000 });
+ *   if (r.done) break;
+ *   cp = r.checkpoint;
+ * }
+ */
+export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise<SliceResult> {
+  const { checkpoint, sink, signal } = options;
+  if (checkpoint?.completed) {
+    return { done: true, file: checkpoint.completed, rows: checkpoint.rows, bytes: checkpoint.completed.size };
+  }
+  if (checkpoint && checkpoint.version !== CHECKPOINT_VERSION) {
+    throw new OffloadError(ErrorCode.CHECKPOINT_MISMATCH, `[offload] checkpoint version ${String(checkpoint.version)} is not supported`);
+  }
+  const encoder = plan.format.create(
+    { tables: plan.tables.map((t) => t.schema), options: plan.formatOptions },
+    checkpoint?.encoder,
+  );
+  let upload: Upload | null = null;
+  const openUpload = async (): Promise<Upload> => {
+    upload ??= checkpoint?.upload != null
+      ? await plan.storage.resumeUpload(plan.key, plan.meta, checkpoint.upload)
+      : await plan.storage.createUpload(plan.key, plan.meta);
+    return upload;
+  };
+
+  let table = checkpoint?.cursor.table ?? 0;
+  let after: KeyTuple | null = checkpoint ? decodeKey(checkpoint.cursor.key) : null;
+  let durableRows = checkpoint?.rows ?? 0;
+  let durableBytes = checkpoint?.bytes ?? 0;
+  let parts = checkpoint?.parts ?? 0;
+  const totalRows = checkpoint ? checkpoint.totalRows : await countRows(plan);
+  let last: Checkpoint | null = checkpoint;
+
+  let chunks: Uint8Array[] = [];
+  let buffered = 0;
+  let pendingRows = 0;
+  const push = (bytes: Uint8Array): void => {
+    if (bytes.length > 0) {
+      chunks.push(bytes);
+      buffered += bytes.length;
+    }
+  };
+  const takeBuffer = (): Uint8Array => {
+    const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
+    chunks = [];
+    buffered = 0;
+    return out;
+  };
+
+  const storePart = async (): Promise<void> => {
+    const up = await openUpload();
+    const size = buffered;
+    await up.writePart(takeBuffer());
+    durableBytes += size;
+    durableRows += pendingRows;
+    pendingRows = 0;
+    parts += 1;
+    last = {
+      version: CHECKPOINT_VERSION,
+      cursor: { table, key: encodeKey(after) },
+      encoder: encoder.state(),
+      upload: up.state(),
+      rows: durableRows,
+      bytes: durableBytes,
+      parts,
+      totalRows,
+    };
+    await sink.save(last);
+  };
+
+  const started = Date.now();
+  const startRows = durableRows;
+  const report = (): void => {
+    if (!options.onProgress) return;
+    const rows = durableRows + pendingRows;
+    const elapsed = (Date.now() - started) / 1000;
+    const rate = elapsed > 0 ? (rows - startRows) / elapsed : 0;
+    const percent = totalRows ? Math.min(100, (rows / totalRows) * 100) : totalRows === 0 ? 100 : null;
+    const eta = totalRows !== null && rate > 0 ? Math.max(0, (totalRows - rows) / rate) : null;
+    options.onProgress({ rows, totalRows, bytes: durableBytes + buffered, percent, rowsPerSecond: rate, etaSeconds: eta });
+  };
+
+  const shouldStop = (): 'deadline' | 'aborted' | null => {
+    if (signal?.aborted) return 'aborted';
+    if (options.deadline !== undefined && Date.now() >= options.deadline) return 'deadline';
+    return null;
+  };
+
+  if (!checkpoint) push(encoder.beginTable(0));
+  let batchesThisSlice = 0;
+  let stop: 'deadline' | 'aborted' | null = null;
+
+  try {
+    while (table < plan.tables.length && stop === null) {
+      const { read } = plan.tables[table]!;
+      for await (const batch of plan.source.batches(read, after, signal ? { signal } : {})) {
+        push(encoder.encode(batch.rows));
+        after = batch.lastKey;
+        pendingRows += batch.rows.length;
+        batchesThisSlice += 1;
+        if (buffered >= plan.partSize) await storePart();
+        report();
+        stop = shouldStop();
+        if (stop !== null) break;
+      }
+      if (stop !== null) break;
+      push(encoder.endTable());
+      table += 1;
+      after = null;
+      if (table < plan.tables.length) push(encoder.beginTable(table));
+      if (batchesThisSlice > 0) stop = shouldStop();
+    }
+  } catch (err) {
+    // A read cut short by the signal: the batch in flight was not encoded, so what is buffered
+    // still matches `after` and can be stored like at any other stop.
+    if (!signal?.aborted) throw err;
+    stop = 'aborted';
+  }
+
+  if (stop !== null) {
+    if (buffered > 0 && buffered >= plan.storage.minPartSize) await storePart();
+    return { done: false, reason: stop, checkpoint: last };
+  }
+
+  push(encoder.finish());
+  const up = await openUpload();
+  const size = buffered;
+  const file = await up.complete(takeBuffer());
+  durableRows += pendingRows;
+  pendingRows = 0;
+  durableBytes += size;
+  report();
+  await sink.save({
+    version: CHECKPOINT_VERSION,
+    cursor: { table, key: null },
+    encoder: encoder.state(),
+    upload: null,
+    rows: durableRows,
+    bytes: durableBytes,
+    parts: parts + 1,
+    totalRows,
+    completed: file,
+  });
+  return { done: true, file, rows: durableRows, bytes: file.size };
+}
+
+async function countRows(plan: ExportPlan): Promise<number | null> {
+  let total = 0;
+  for (const t of plan.tables) {
+    const n = await plan.source.count(t.read);
+    if (n === null) return null;
+    total += n;
+  }
+  return total;
+}

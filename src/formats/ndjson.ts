@@ -1,0 +1,66 @@
+/** NDJSON: one JSON object per line, keys in column order, big integers exact (see values.ts). */
+import { ErrorCode, OffloadError } from '../core/errors.js';
+import type { JsonValue, Row, TableSchema } from '../core/types.js';
+import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format } from './format.js';
+import { valueJson } from './values.js';
+
+/** Renders one row as a JSON object literal with keys in column order. */
+export function rowObjectRenderer(schema: TableSchema): (row: Row) => string {
+  const prefixes = schema.columns.map((c, i) => (i === 0 ? '{' : ',') + JSON.stringify(c.name) + ':');
+  const raw = schema.columns.map((c) => c.type === 'json');
+  const width = prefixes.length;
+  return (row) => {
+    if (width === 0) return '{}';
+    let s = '';
+    for (let i = 0; i < width; i++) s += prefixes[i]! + valueJson(row[i]!, raw[i]);
+    return s + '}';
+  };
+}
+
+class NdjsonEncoder implements Encoder {
+  private readonly render: (row: Row) => string;
+
+  constructor(schema: TableSchema) {
+    this.render = rowObjectRenderer(schema);
+  }
+
+  beginTable(): Uint8Array {
+    return EMPTY;
+  }
+
+  encode(rows: readonly Row[]): Uint8Array {
+    let out = '';
+    for (const row of rows) out += this.render(row) + '\n';
+    return utf8Bytes(out);
+  }
+
+  endTable(): Uint8Array {
+    return EMPTY;
+  }
+
+  finish(): Uint8Array {
+    return EMPTY;
+  }
+
+  state(): JsonValue {
+    return {};
+  }
+}
+
+/** @example offload export --format ndjson --out people.ndjson */
+export const ndjsonFormat: Format = {
+  name: 'ndjson',
+  extension: 'ndjson',
+  contentType: 'application/x-ndjson',
+  parseOptions(input) {
+    const unknown = Object.keys(input).filter((k) => input[k] !== undefined);
+    if (unknown.length > 0) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] [ndjson] unknown option "${unknown[0]!}"`);
+    return {};
+  },
+  create(context: EncoderContext): Encoder {
+    if (context.tables.length !== 1) {
+      throw new OffloadError(ErrorCode.UNSUPPORTED_FORMAT, '[offload] [ndjson] an NDJSON file holds exactly one table');
+    }
+    return new NdjsonEncoder(context.tables[0]!);
+  },
+};

@@ -1,0 +1,92 @@
+/** Builds keyset-paginated SELECTs and counts from a validated read plan, for any SQL dialect. */
+import type { Filter, KeyTuple, Value } from '../core/types.js';
+import type { ReadPlan } from './source.js';
+
+/** The few ways SQL dialects differ in the queries a source runs. */
+export interface SqlDialect {
+  /** Quotes an identifier (already validated against the catalogue). */
+  quote(identifier: string): string;
+  /** Placeholder for the n-th (1-based) bound parameter. */
+  placeholder(n: number): string;
+  /**
+   * Whether `(a, b) > (?, ?)` is used for composite keys; otherwise the expanded
+   * `a > ? OR (a = ? AND b > ?)` form, which some planners turn into an index range more reliably.
+   */
+  rowValueComparison: boolean;
+}
+
+export interface SqlQuery {
+  sql: string;
+  params: Value[];
+}
+
+class Params {
+  readonly values: Value[] = [];
+  constructor(private readonly dialect: SqlDialect) {}
+  add(v: Value): string {
+    this.values.push(v);
+    return this.dialect.placeholder(this.values.length);
+  }
+}
+
+/** The columns a batch query selects: the plan's columns, then key columns not among them. */
+export function selectedColumns(plan: ReadPlan): string[] {
+  return [...plan.columns, ...plan.key.filter((k) => !plan.columns.includes(k))];
+}
+
+/** Positions of the key columns within `selectedColumns(plan)`. */
+export function keyPositions(plan: ReadPlan): number[] {
+  const cols = selectedColumns(plan);
+  return plan.key.map((k) => cols.indexOf(k));
+}
+
+function filterSql(d: SqlDialect, f: Filter, p: Params): string {
+  const c = d.quote(f.column);
+  switch (f.op) {
+    case 'eq': return `${c} = ${p.add(f.value)}`;
+    // "not equal" keeps rows where the column is null: that is what people mean by it.
+    case 'neq': return `(${c} <> ${p.add(f.value)} OR ${c} IS NULL)`;
+    case 'gt': return `${c} > ${p.add(f.value)}`;
+    case 'gte': return `${c} >= ${p.add(f.value)}`;
+    case 'lt': return `${c} < ${p.add(f.value)}`;
+    case 'lte': return `${c} <= ${p.add(f.value)}`;
+    case 'in': return `${c} IN (${f.value.map((v) => p.add(v)).join(', ')})`;
+    case 'between': return `${c} BETWEEN ${p.add(f.value[0])} AND ${p.add(f.value[1])}`;
+    case 'isNull': return `${c} IS NULL`;
+    case 'notNull': return `${c} IS NOT NULL`;
+  }
+}
+
+function afterSql(d: SqlDialect, key: string[], after: KeyTuple, p: Params): string {
+  if (key.length === 1) return `${d.quote(key[0]!)} > ${p.add(after[0]!)}`;
+  if (d.rowValueComparison) {
+    return `(${key.map((k) => d.quote(k)).join(', ')}) > (${after.map((v) => p.add(v)).join(', ')})`;
+  }
+  const ors: string[] = [];
+  for (let i = 0; i < key.length; i++) {
+    const eqs = key.slice(0, i).map((k, j) => `${d.quote(k)} = ${p.add(after[j]!)}`);
+    ors.push([...eqs, `${d.quote(key[i]!)} > ${p.add(after[i]!)}`].join(' AND '));
+  }
+  return `(${ors.map((o) => `(${o})`).join(' OR ')})`;
+}
+
+function whereSql(d: SqlDialect, plan: ReadPlan, after: KeyTuple | null, p: Params): string {
+  const parts = plan.filters.map((f) => filterSql(d, f, p));
+  if (after) parts.push(afterSql(d, plan.key, after, p));
+  return parts.length > 0 ? ` WHERE ${parts.join(' AND ')}` : '';
+}
+
+/** `SELECT cols FROM t WHERE filters AND key > after ORDER BY key LIMIT n`. */
+export function batchQuery(d: SqlDialect, plan: ReadPlan, after: KeyTuple | null): SqlQuery {
+  const p = new Params(d);
+  const cols = selectedColumns(plan).map((c) => d.quote(c)).join(', ');
+  const where = whereSql(d, plan, after, p);
+  const order = plan.key.map((k) => d.quote(k)).join(', ');
+  return { sql: `SELECT ${cols} FROM ${d.quote(plan.table)}${where} ORDER BY ${order} LIMIT ${plan.batchSize}`, params: p.values };
+}
+
+/** `SELECT count(*) FROM t WHERE filters`. */
+export function countQuery(d: SqlDialect, plan: ReadPlan): SqlQuery {
+  const p = new Params(d);
+  return { sql: `SELECT count(*) AS n FROM ${d.quote(plan.table)}${whereSql(d, plan, null, p)}`, params: p.values };
+}
