@@ -148,62 +148,70 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
     return null;
   };
 
-  if (!checkpoint) push(encoder.beginTable(0));
-  let batchesThisSlice = 0;
-  let stop: 'deadline' | 'aborted' | null = null;
-
+  let completed = false;
   try {
-    while (table < plan.tables.length && stop === null) {
-      const { read } = plan.tables[table]!;
-      for await (const batch of plan.source.batches(read, after, signal ? { signal } : {})) {
-        push(encoder.encode(batch.rows));
-        after = batch.lastKey;
-        pendingRows += batch.rows.length;
-        batchesThisSlice += 1;
-        if (buffered >= plan.partSize) await storePart();
-        report();
-        stop = shouldStop();
+    if (!checkpoint) push(encoder.beginTable(0));
+    let batchesThisSlice = 0;
+    let stop: 'deadline' | 'aborted' | null = null;
+
+    try {
+      while (table < plan.tables.length && stop === null) {
+        const { read } = plan.tables[table]!;
+        for await (const batch of plan.source.batches(read, after, signal ? { signal } : {})) {
+          push(encoder.encode(batch.rows));
+          after = batch.lastKey;
+          pendingRows += batch.rows.length;
+          batchesThisSlice += 1;
+          if (buffered >= plan.partSize) await storePart();
+          report();
+          stop = shouldStop();
+          if (stop !== null) break;
+        }
         if (stop !== null) break;
+        push(encoder.endTable());
+        table += 1;
+        after = null;
+        if (table < plan.tables.length) push(encoder.beginTable(table));
+        if (batchesThisSlice > 0) stop = shouldStop();
       }
-      if (stop !== null) break;
-      push(encoder.endTable());
-      table += 1;
-      after = null;
-      if (table < plan.tables.length) push(encoder.beginTable(table));
-      if (batchesThisSlice > 0) stop = shouldStop();
+    } catch (err) {
+      // A read cut short by the signal: the batch in flight was not encoded, so what is buffered
+      // still matches `after` and can be stored like at any other stop.
+      const cutShort = !(err instanceof OffloadError) || err.code === ErrorCode.ABORTED;
+      if (!signal?.aborted || !cutShort) throw err;
+      stop = 'aborted';
     }
-  } catch (err) {
-    // A read cut short by the signal: the batch in flight was not encoded, so what is buffered
-    // still matches `after` and can be stored like at any other stop.
-    if (!signal?.aborted) throw err;
-    stop = 'aborted';
-  }
 
-  if (stop !== null) {
-    if (buffered > 0 && buffered >= plan.storage.minPartSize) await storePart();
-    return { done: false, reason: stop, checkpoint: last };
-  }
+    if (stop !== null) {
+      if (buffered > 0 && buffered >= plan.storage.minPartSize) await storePart();
+      return { done: false, reason: stop, checkpoint: last };
+    }
 
-  push(encoder.finish());
-  const up = await openUpload();
-  const size = buffered;
-  const file = await up.complete(takeBuffer());
-  durableRows += pendingRows;
-  pendingRows = 0;
-  durableBytes += size;
-  report();
-  await sink.save({
-    version: CHECKPOINT_VERSION,
-    cursor: { table, key: null },
-    encoder: encoder.state(),
-    upload: null,
-    rows: durableRows,
-    bytes: durableBytes,
-    parts: parts + 1,
-    totalRows,
-    completed: file,
-  });
-  return { done: true, file, rows: durableRows, bytes: file.size };
+    push(encoder.finish());
+    const up = await openUpload();
+    const size = buffered;
+    const file = await up.complete(takeBuffer());
+    completed = true;
+    durableRows += pendingRows;
+    pendingRows = 0;
+    durableBytes += size;
+    report();
+    await sink.save({
+      version: CHECKPOINT_VERSION,
+      cursor: { table, key: null },
+      encoder: encoder.state(),
+      upload: null,
+      rows: durableRows,
+      bytes: durableBytes,
+      parts: parts + 1,
+      totalRows,
+      completed: file,
+    });
+    return { done: true, file, rows: durableRows, bytes: file.size };
+  } finally {
+    // A paused or failed slice keeps its upload for the next slice but frees its handles now.
+    if (!completed) await (upload as Upload | null)?.release?.().catch(() => undefined);
+  }
 }
 
 async function countRows(plan: ExportPlan): Promise<number | null> {

@@ -105,6 +105,10 @@ export function fsStorage(options: FsStorageOptions): Storage {
         closed = true;
         await rm(partial, { force: true });
       },
+      async release() {
+        if (!closed) await fh.close().catch(() => undefined);
+        closed = true;
+      },
     };
 
     function completedUpload(path: string): Upload {

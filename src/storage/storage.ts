@@ -31,6 +31,11 @@ export interface Upload {
   complete(last: Uint8Array): Promise<StoredFile>;
   /** Discards everything written; the object never appears. */
   abort(): Promise<void>;
+  /**
+   * Frees handles held for a paused upload (slice ended, or failed) without discarding anything;
+   * the upload continues later through `resumeUpload`. Optional: backends holding nothing omit it.
+   */
+  release?(): Promise<void>;
 }
 
 export interface ByteRange {
