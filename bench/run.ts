@@ -1,0 +1,26 @@
+/** `npm run bench` / `npm run bench:quick`: runs every comparison and writes BENCHMARKS.md and bench/results.json. */
+import { join } from 'node:path';
+import { writeReport, type ComparisonResult } from './report.js';
+import { resumeCost } from './resume-cost.js';
+import { BENCH_DIR } from './setup.js';
+import { sqliteCsv } from './sqlite-csv.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const sizes = quick ? { sqlite: 500_000 } : { sqlite: 5_000_000 };
+
+type Step = { id: string; run: () => Promise<ComparisonResult> };
+const steps: Step[] = [
+  { id: 'sqlite-csv', run: () => sqliteCsv(sizes.sqlite) },
+  { id: 'resume-cost', run: () => resumeCost(join(BENCH_DIR, `hr-${sizes.sqlite}.db`), sizes.sqlite) },
+];
+
+const results: ComparisonResult[] = [];
+for (const step of steps) {
+  if (only && !only.includes(step.id)) continue;
+  process.stderr.write(`[bench] ${step.id} …\n`);
+  results.push(await step.run());
+}
+const command = `npm run ${quick ? 'bench:quick' : 'bench'}${only ? ` -- --only=${only.join(',')}` : ''}`;
+writeReport(results, command, quick ? join(BENCH_DIR, 'BENCHMARKS-quick.md') : 'BENCHMARKS.md', quick ? join(BENCH_DIR, 'results-quick.json') : 'bench/results.json');
+process.stderr.write(`[bench] done: ${quick ? join(BENCH_DIR, 'BENCHMARKS-quick.md') : 'BENCHMARKS.md'}\n`);
