@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { describeError, EXIT, exitCodeFor } from './exit.js';
 import { registerExport } from './export-command.js';
+import { registerService } from './serve.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -18,7 +19,7 @@ async function run(fn: () => Promise<number>): Promise<void> {
 
 const program = new Command()
   .name('offload')
-  .description('Resumable, memory-bounded exports of large tables to CSV and NDJSON files.')
+  .description('Resumable, memory-bounded exports of large datasets: a CLI, an HTTP service and workers.')
   .version('0.1.0')
   .option('--debug', 'print stack traces on errors')
   .showHelpAfterError('(run with --help for usage)')
@@ -26,6 +27,7 @@ const program = new Command()
 
 registerExport(program, run);
 registerDemo(program, run);
+registerService(program, run);
 
 try {
   await program.parseAsync(process.argv);

@@ -21,6 +21,18 @@ export const ErrorCode = Object.freeze({
   LEASE_LOST: 'LEASE_LOST',
   ABORTED: 'ABORTED',
   INTERNAL: 'INTERNAL',
+  UNKNOWN_DATASET: 'UNKNOWN_DATASET',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  NOT_READY: 'NOT_READY',
+  GONE: 'GONE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FORBIDDEN: 'FORBIDDEN',
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  TOO_MANY_ROWS: 'TOO_MANY_ROWS',
+  RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -37,6 +49,8 @@ const INPUT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   ErrorCode.REQUEST_MISMATCH,
   ErrorCode.EXPORT_EXISTS,
   ErrorCode.NOTHING_TO_RESUME,
+  ErrorCode.UNKNOWN_DATASET,
+  ErrorCode.VALIDATION_FAILED,
 ]);
 
 export interface OffloadErrorOptions {

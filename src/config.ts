@@ -1,0 +1,153 @@
+/** The service configuration file (offload.config.json): datasets, tenants and keys, storage, limits. */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { ErrorCode, OffloadError } from './core/errors.js';
+import { FILTER_OPS } from './core/types.js';
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, _ . - (max 100)');
+
+export const DatasetSchema = z.object({
+  name,
+  /** Source URL: `sqlite:./hr.db` (relative to the config file), or a driver URL. */
+  source: z.string().min(1),
+  table: z.string().min(1),
+  /** Key columns to page by; default: the table's primary key (or rowid). */
+  key: z.array(z.string().min(1)).min(1).optional(),
+  /** Column holding the tenant id; every query carries `tenantColumn = <caller's tenant>`. */
+  tenantColumn: z.string().min(1),
+  /** Columns callers may export, in default order. */
+  columns: z.array(z.string().min(1)).min(1),
+  /** Filterable columns and the operators allowed on each. */
+  filters: z.record(z.string(), z.array(z.enum(FILTER_OPS)).min(1)).default({}),
+  /** Formats offered for this dataset (default: every registered format). */
+  formats: z.array(z.string().min(1)).min(1).optional(),
+  description: z.string().optional(),
+}).strict();
+
+export const ApiKeySchema = z.object({
+  id: z.string().min(1),
+  /** `sha256:<hex>` of the key; the key itself is never stored. */
+  hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits>'),
+  createdAt: z.string().optional(),
+}).strict();
+
+export const TenantSchema = z.object({
+  id: name,
+  name: z.string().optional(),
+  keys: z.array(ApiKeySchema).default([]),
+  /** Datasets this tenant may export (default: all). */
+  datasets: z.array(z.string()).optional(),
+  webhookUrl: z.url().optional(),
+}).strict();
+
+export const ConfigSchema = z.object({
+  server: z.object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Base URL for links in responses (default http://host:port). */
+    publicUrl: z.url().optional(),
+    maxBodyBytes: z.number().int().positive().default(64 * 1024),
+  }).strict().default({ host: '127.0.0.1', port: 8080, maxBodyBytes: 64 * 1024 }),
+  store: z.object({ type: z.literal('sqlite'), path: z.string().default('.offload/jobs.db') }).strict().default({ type: 'sqlite', path: '.offload/jobs.db' }),
+  storage: z.object({ type: z.literal('fs'), dir: z.string().default('.offload/exports') }).strict().default({ type: 'fs', dir: '.offload/exports' }),
+  datasets: z.array(DatasetSchema).min(1),
+  tenants: z.array(TenantSchema).min(1),
+  limits: z.object({
+    activeExportsPerTenant: z.number().int().positive().default(5),
+    concurrency: z.number().int().positive().default(3),
+    retentionHours: z.number().positive().default(24),
+    syncRowCap: z.number().int().nonnegative().default(10_000),
+    maxAttempts: z.number().int().positive().default(3),
+    linkTtlSeconds: z.number().int().positive().default(3600),
+  }).strict().default({ activeExportsPerTenant: 5, concurrency: 3, retentionHours: 24, syncRowCap: 10_000, maxAttempts: 3, linkTtlSeconds: 3600 }),
+  export: z.object({
+    batchSize: z.number().int().positive().default(5000),
+    partSize: z.number().int().positive().default(8 * 1024 * 1024),
+    /** Length of one time-boxed slice; between slices the worker re-checks cancel and lease. */
+    sliceSeconds: z.number().positive().default(20),
+    leaseSeconds: z.number().positive().default(30),
+  }).strict().default({ batchSize: 5000, partSize: 8 * 1024 * 1024, sliceSeconds: 20, leaseSeconds: 30 }),
+  /** HMAC secret for signed download links and webhooks (>= 32 characters). */
+  signingSecret: z.string().min(32),
+}).strict().superRefine((cfg, ctx) => {
+  const names = new Set<string>();
+  cfg.datasets.forEach((d, i) => {
+    if (names.has(d.name)) ctx.addIssue({ code: 'custom', path: ['datasets', i, 'name'], message: `duplicate dataset "${d.name}"` });
+    names.add(d.name);
+    Object.keys(d.filters).forEach((col) => {
+      if (!d.columns.includes(col) && col !== d.tenantColumn) ctx.addIssue({ code: 'custom', path: ['datasets', i, 'filters', col], message: `filterable column "${col}" is not among the dataset's columns` });
+    });
+  });
+  const ids = new Set<string>();
+  cfg.tenants.forEach((t, i) => {
+    if (ids.has(t.id)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'id'], message: `duplicate tenant "${t.id}"` });
+    ids.add(t.id);
+    (t.datasets ?? []).forEach((d, j) => {
+      if (!names.has(d)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'datasets', j], message: `unknown dataset "${d}"` });
+    });
+  });
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type DatasetConfig = z.infer<typeof DatasetSchema>;
+export type TenantConfig = z.infer<typeof TenantSchema>;
+
+/** A loaded config with paths resolved against the config file's directory. */
+export interface LoadedConfig extends Config {
+  path: string;
+}
+
+/** Formats zod issues as `path.to.field: message` lines. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`).join('; ');
+}
+
+/** Validates a parsed config object; `base` resolves relative paths. */
+export function parseConfig(raw: unknown, path: string): LoadedConfig {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] invalid config ${path}: ${describeIssues(result.error.issues)}`);
+  }
+  const base = dirname(resolve(path));
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const cfg = result.data;
+  return {
+    ...cfg,
+    path: resolve(path),
+    store: { ...cfg.store, path: abs(cfg.store.path) },
+    storage: { ...cfg.storage, dir: abs(cfg.storage.dir) },
+    datasets: cfg.datasets.map((d) => ({ ...d, source: resolveSourceUrl(d.source, base) })),
+  };
+}
+
+/** Reads and validates a config file. */
+export function loadConfig(path: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] cannot read config ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] config ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(raw, path);
+}
+
+/** SQLite paths in dataset URLs are relative to the config file. */
+function resolveSourceUrl(url: string, base: string): string {
+  const m = /^sqlite:(?!\/\/)(.*)$/.exec(url);
+  if (m) return `sqlite:${isAbsolute(m[1]!) ? m[1]! : resolve(base, m[1]!)}`;
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) return `sqlite:${isAbsolute(url) ? url : resolve(base, url)}`;
+  return url;
+}
+
+/** `sha256:<hex>` of an API key. Keys are 32 random bytes, so a fast hash is enough (no dictionary to attack). */
+export function hashApiKey(key: string): string {
+  return `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
