@@ -1,0 +1,157 @@
+/** The job-store conformance suite: every JobStore backend runs it (states, leases and fencing, idempotency, lists, expiry). */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CHECKPOINT_VERSION, type Checkpoint } from '../../src/core/checkpoint.js';
+import { EMPTY_PROGRESS, type ExportRequest } from '../../src/core/job.js';
+import type { JobStore } from '../../src/store/store.js';
+
+export interface JobStoreFactory {
+  name: string;
+  /** A fresh, empty store (its own file, schema or prefix). */
+  open(): Promise<JobStore>;
+}
+
+const request = (n = 1): ExportRequest => ({ dataset: 'employees', format: 'csv', columns: [`c${n}`] });
+const cp = (rows: number): Checkpoint => ({ version: CHECKPOINT_VERSION, cursor: { table: 0, key: [rows] }, encoder: {}, upload: { length: rows * 10 }, rows, bytes: rows * 10, parts: 1, totalRows: 100 });
+const file = { key: 'acme/x.csv', size: 10, sha256: 'ab', contentType: 'text/csv', filename: 'x.csv', expiresAt: new Date(Date.now() + 60_000).toISOString() };
+
+export function testJobStore(factory: JobStoreFactory): void {
+  describe(`JobStore conformance: ${factory.name}`, () => {
+    let store: JobStore;
+    beforeEach(async () => {
+      store = await factory.open();
+    });
+    afterEach(async () => store.close());
+
+    const make = async (id: string, tenant = 'acme'): Promise<void> => {
+      const r = await store.create({ id, tenant, request: request() });
+      expect(r.kind).toBe('created');
+    };
+
+    it('creates queued jobs and claims them with increasing lease tokens', async () => {
+      await make('j1');
+      const job = await store.get('j1');
+      expect(job).toMatchObject({ id: 'j1', tenant: 'acme', state: 'queued', attempts: 0, progress: EMPTY_PROGRESS, checkpoint: null });
+      const a = await store.claim('w1', 10_000);
+      expect(a?.job.state).toBe('running');
+      expect(a?.job.attempts).toBe(1);
+      expect(await store.claim('w2', 10_000)).toBeNull();
+      await store.release('j1', a!.token);
+      const b = await store.claim('w2', 10_000);
+      expect(b!.token).toBeGreaterThan(a!.token);
+      expect(b!.job.attempts).toBe(1); // a release is not a failed attempt
+    });
+
+    it('fences every write: a stale token fails with LEASE_LOST and changes nothing', async () => {
+      await make('j1');
+      const a = await store.claim('w1', 1);
+      await store.saveCheckpoint('j1', a!.token, cp(10), { ...EMPTY_PROGRESS, rows: 10 });
+      await new Promise((r) => setTimeout(r, 10)); // w1's lease lapses; w2 takes over
+      const b = await store.claim('w2', 10_000);
+      expect(b?.job.id).toBe('j1');
+      expect(b?.job.checkpoint?.rows).toBe(10);
+      for (const write of [
+        () => store.saveCheckpoint('j1', a!.token, cp(20), EMPTY_PROGRESS),
+        () => store.saveProgress('j1', a!.token, EMPTY_PROGRESS),
+        () => store.renew('j1', a!.token, 1000),
+        () => store.succeed('j1', a!.token, file, EMPTY_PROGRESS),
+        () => store.fail('j1', a!.token, { code: 'X', message: 'x' }),
+        () => store.retry('j1', a!.token, { code: 'X', message: 'x' }, 0),
+        () => store.release('j1', a!.token),
+        () => store.markCancelled('j1', a!.token),
+      ]) {
+        await expect(write()).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      }
+      const j = await store.get('j1');
+      expect(j?.state).toBe('running');
+      expect(j?.checkpoint?.rows).toBe(10);
+      await store.saveCheckpoint('j1', b!.token, cp(30), EMPTY_PROGRESS);
+      expect((await store.get('j1'))?.checkpoint?.rows).toBe(30);
+    });
+
+    it('moves states only forward: a terminal job never changes again, except succeeded → expired', async () => {
+      await make('ok');
+      const a = await store.claim('w', 10_000);
+      await store.succeed('ok', a!.token, file, { ...EMPTY_PROGRESS, rows: 5 });
+      await expect(store.fail('ok', a!.token, { code: 'X', message: 'late' })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      expect(await store.requestCancel('ok')).toBe('terminal');
+      expect(await store.claim('w', 10_000)).toBeNull();
+      await store.markExpired('ok');
+      expect((await store.get('ok'))?.state).toBe('expired');
+      await make('bad');
+      const b = await store.claim('w', 10_000);
+      await store.fail('bad', b!.token, { code: 'SOURCE_ERROR', message: 'boom' });
+      await store.markExpired('bad');
+      expect(await store.get('bad')).toMatchObject({ state: 'failed', error: { code: 'SOURCE_ERROR', message: 'boom' } });
+    });
+
+    it('retries later: a retried job is not claimable before its time and keeps its checkpoint', async () => {
+      await make('r');
+      const a = await store.claim('w', 10_000);
+      await store.saveCheckpoint('r', a!.token, cp(40), EMPTY_PROGRESS);
+      await store.retry('r', a!.token, { code: 'SOURCE_TIMEOUT', message: 't' }, Date.now() + 60_000);
+      expect(await store.claim('w', 10_000)).toBeNull();
+      expect((await store.get('r'))?.state).toBe('queued');
+      await store.retry('r', a!.token + 1, { code: 'X', message: 'x' }, 0).catch(() => undefined);
+      expect((await store.get('r'))?.checkpoint?.rows).toBe(40);
+    });
+
+    it('cancels queued jobs at once and flags running ones for their worker', async () => {
+      await make('q');
+      expect(await store.requestCancel('q')).toBe('cancelled');
+      expect((await store.get('q'))?.state).toBe('cancelled');
+      await make('r');
+      const a = await store.claim('w', 10_000);
+      expect(await store.requestCancel('r')).toBe('requested');
+      expect(await store.renew('r', a!.token, 10_000)).toEqual({ cancelRequested: true });
+      await store.markCancelled('r', a!.token);
+      expect((await store.get('r'))?.state).toBe('cancelled');
+      expect(await store.requestCancel('missing')).toBe('missing');
+    });
+
+    it('honours idempotency keys per tenant', async () => {
+      const first = await store.create({ id: 'i1', tenant: 'acme', request: request(1) }, { key: 'k', hash: 'h1' });
+      expect(first.kind).toBe('created');
+      const same = await store.create({ id: 'i2', tenant: 'acme', request: request(1) }, { key: 'k', hash: 'h1' });
+      expect(same).toMatchObject({ kind: 'existing', job: { id: 'i1' } });
+      const other = await store.create({ id: 'i3', tenant: 'acme', request: request(2) }, { key: 'k', hash: 'h2' });
+      expect(other.kind).toBe('conflict');
+      expect((await store.create({ id: 'i4', tenant: 'globex', request: request(1) }, { key: 'k', hash: 'h1' })).kind).toBe('created');
+      expect(await store.findByIdempotencyKey('acme', 'k')).toMatchObject({ job: { id: 'i1' }, hash: 'h1' });
+      expect(await store.findByIdempotencyKey('acme', 'nope')).toBeNull();
+    });
+
+    it("lists a tenant's jobs newest first with cursors and a state filter; counts active ones", async () => {
+      for (let i = 0; i < 5; i++) await make(`a${i}`);
+      await make('g0', 'globex');
+      const p1 = await store.list('acme', { limit: 2 });
+      expect(p1.jobs.map((j) => j.id)).toEqual(['a4', 'a3']);
+      const p2 = await store.list('acme', { limit: 2, cursor: p1.nextCursor! });
+      expect(p2.jobs.map((j) => j.id)).toEqual(['a2', 'a1']);
+      const p3 = await store.list('acme', { limit: 2, cursor: p2.nextCursor! });
+      expect(p3.jobs.map((j) => j.id)).toEqual(['a0']);
+      expect(p3.nextCursor).toBeNull();
+      expect(await store.countActive('acme')).toBe(5);
+      await store.requestCancel('a0');
+      expect((await store.list('acme', { limit: 10, state: 'cancelled' })).jobs.map((j) => j.id)).toEqual(['a0']);
+      expect(await store.countActive('acme')).toBe(4);
+    });
+
+    it('claims fairly across tenants', async () => {
+      for (let i = 0; i < 3; i++) await make(`a${i}`, 'acme');
+      await make('g0', 'globex');
+      const first = await store.claim('w', 10_000);
+      const second = await store.claim('w', 10_000);
+      expect(first?.job.tenant).toBe('acme');
+      expect(second?.job.tenant).toBe('globex'); // not acme's second job
+    });
+
+    it('finds succeeded jobs due for expiry', async () => {
+      await make('e');
+      const a = await store.claim('w', 10_000);
+      const expiresAt = new Date(Date.now() + 1000).toISOString();
+      await store.succeed('e', a!.token, { ...file, expiresAt }, EMPTY_PROGRESS);
+      expect(await store.dueForExpiry(Date.now(), 10)).toEqual([]);
+      expect((await store.dueForExpiry(Date.now() + 2000, 10)).map((j) => j.id)).toEqual(['e']);
+    });
+  });
+}
