@@ -93,7 +93,7 @@ describe('HTTP API', () => {
   });
 
   it('answers 401 without a valid key, with a JSON error and no stack trace', async () => {
-    for (const headers of [{}, { Authorization: 'Bearer nope' }, { Authorization: 'Basic abc' }]) {
+    for (const headers of [{}, { Authorization: 'Bearer nope' }, { Authorization: 'Basic abc' }] as Record<string, string>[]) {
       const res = await get('/v1/exports', headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/Bearer/);
