@@ -48,7 +48,6 @@ export const ExportRequestSchema = z.object({
   columns: z.array(z.string().min(1)).min(1).max(500).optional(),
   filters: z.array(FilterSchema).max(50).optional(),
   options: z.record(z.string(), z.unknown()).optional(),
-  webhookUrl: z.url().max(2000).optional(),
 }).strict();
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
