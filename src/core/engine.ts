@@ -148,9 +148,14 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
     return null;
   };
 
+  // The storage may ask for bigger parts as the object grows (S3 allows 10,000 parts).
+  const partTarget = (): number => Math.max(plan.partSize, upload?.nextPartSize?.() ?? 0);
+
   let completed = false;
   try {
     if (!checkpoint) push(encoder.beginTable(0));
+    // A resumed upload is opened before the first part so that part already has the right size.
+    else if (checkpoint.upload != null) await openUpload();
     let batchesThisSlice = 0;
     let stop: 'deadline' | 'aborted' | null = null;
 
@@ -162,7 +167,7 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
           after = batch.lastKey;
           pendingRows += batch.rows.length;
           batchesThisSlice += 1;
-          if (buffered >= plan.partSize) await storePart();
+          if (buffered >= partTarget()) await storePart();
           report();
           stop = shouldStop();
           if (stop !== null) break;
