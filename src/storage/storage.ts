@@ -36,6 +36,28 @@ export interface Upload {
    * the upload continues later through `resumeUpload`. Optional: backends holding nothing omit it.
    */
   release?(): Promise<void>;
+  /**
+   * Smallest size the next `writePart` should have, when the backend needs parts to grow as the
+   * object grows (S3: at most 10,000 parts per object). The engine buffers
+   * `max(plan.partSize, nextPartSize())` before writing a part. Optional: absent means no growth.
+   */
+  nextPartSize?(): number;
+}
+
+/** Options of a presigned (signed, expiring) download URL. */
+export interface PresignOptions {
+  /** Seconds the URL stays valid. */
+  expiresIn: number;
+  /** File name the browser saves as (overrides Content-Disposition in the response). */
+  filename?: string;
+}
+
+/** A multipart upload still in progress in the backend (listed by the orphan sweeper). */
+export interface UnfinishedUpload {
+  /** Object key relative to the storage (prefix removed). */
+  key: string;
+  uploadId: string;
+  initiatedAt: Date;
 }
 
 export interface ByteRange {
@@ -62,4 +84,15 @@ export interface Storage {
   stat(key: string): Promise<{ size: number; modifiedAt: Date } | null>;
   read(key: string, range?: ByteRange): Promise<Readable>;
   delete(key: string): Promise<void>;
+  /**
+   * Checks the configuration against the backend (bucket exists, credentials work) so a service
+   * fails at start with a clear message rather than at its first export. Optional.
+   */
+  check?(): Promise<void>;
+  /** A signed URL that downloads the object without Offload in the path (S3). Optional. */
+  presign?(key: string, options: PresignOptions): Promise<string>;
+  /** Multipart uploads in progress under this storage, for the orphan sweeper. Optional. */
+  listUnfinished?(): AsyncIterable<UnfinishedUpload>;
+  /** Aborts one listed unfinished upload, freeing its parts. Optional, paired with `listUnfinished`. */
+  abortUnfinished?(upload: UnfinishedUpload): Promise<void>;
 }
