@@ -8,6 +8,10 @@ type Opener = (url: string) => Promise<Source>;
 const openers: Record<string, Opener> = {
   sqlite: async (url) => (await import('./sqlite.js')).sqliteSource({ path: sqlitePath(url) }),
   file: async (url) => (await import('./sqlite.js')).sqliteSource({ path: sqlitePath(url) }),
+  postgres: async (url) => (await import('./postgres.js')).postgresSource({ url }),
+  postgresql: async (url) => (await import('./postgres.js')).postgresSource({ url }),
+  mysql: async (url) => (await import('./mysql.js')).mysqlSource({ url }),
+  mariadb: async (url) => (await import('./mysql.js')).mysqlSource({ url }),
 };
 
 function sqlitePath(url: string): string {

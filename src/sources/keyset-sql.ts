@@ -1,5 +1,5 @@
 /** Builds keyset-paginated SELECTs and counts from a validated read plan, for any SQL dialect. */
-import type { Filter, KeyTuple, Value } from '../core/types.js';
+import type { Filter, KeyTuple, Row, Value } from '../core/types.js';
 import type { ReadPlan } from './source.js';
 
 /** The few ways SQL dialects differ in the queries a source runs. */
@@ -89,4 +89,28 @@ export function batchQuery(d: SqlDialect, plan: ReadPlan, after: KeyTuple | null
 export function countQuery(d: SqlDialect, plan: ReadPlan): SqlQuery {
   const p = new Params(d);
   return { sql: `SELECT count(*) AS n FROM ${d.quote(plan.table)}${whereSql(d, plan, null, p)}`, params: p.values };
+}
+
+/**
+ * The keyset loop every SQL source shares: query a batch after the cursor, yield it with the key
+ * of its last row, stop at a short batch. `fetch` runs one query and returns rows as arrays.
+ */
+export async function* keysetBatches(
+  d: SqlDialect,
+  plan: ReadPlan,
+  after: KeyTuple | null,
+  signal: AbortSignal | undefined,
+  fetch: (q: SqlQuery) => Promise<Row[]>,
+): AsyncGenerator<{ rows: Row[]; lastKey: KeyTuple }> {
+  const positions = keyPositions(plan);
+  let cursor = after;
+  for (;;) {
+    signal?.throwIfAborted();
+    const rows = await fetch(batchQuery(d, plan, cursor));
+    if (rows.length === 0) return;
+    const lastRow = rows[rows.length - 1]!;
+    cursor = positions.map((i) => lastRow[i]!);
+    yield { rows, lastKey: cursor };
+    if (rows.length < plan.batchSize) return;
+  }
 }

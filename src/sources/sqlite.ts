@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { ErrorCode, OffloadError } from '../core/errors.js';
 import type { ColumnInfo, KeyTuple, LogicalType, Row, Value } from '../core/types.js';
-import { batchQuery, countQuery, keyPositions, type SqlDialect } from './keyset-sql.js';
+import { countQuery, keysetBatches, type SqlDialect } from './keyset-sql.js';
 import type { Batch, ReadOptions, ReadPlan, Source, TableInfo } from './source.js';
 
 export interface SqliteSourceOptions {
@@ -109,21 +109,12 @@ export function sqliteSource(options: SqliteSourceOptions): Source {
     },
   };
 
-  async function* readBatches(plan: ReadPlan, after: KeyTuple | null, opts: ReadOptions): AsyncGenerator<Batch> {
-    const positions = keyPositions(plan);
-    let cursor = after;
-    for (;;) {
-      opts.signal?.throwIfAborted();
-      const q = batchQuery(dialect, plan, cursor);
-      const rows = guard(`read "${plan.table}"`, () => prepared(q.sql).all(...(q.params.map(bindable) as unknown[])) as Row[]);
-      if (rows.length === 0) return;
-      const lastRow = rows[rows.length - 1]!;
-      cursor = positions.map((i) => lastRow[i]!);
-      yield { rows, lastKey: cursor };
-      if (rows.length < plan.batchSize) return;
+  function readBatches(plan: ReadPlan, after: KeyTuple | null, opts: ReadOptions): AsyncGenerator<Batch> {
+    return keysetBatches(dialect, plan, after, opts.signal, async (q) => {
       // Yield to the event loop between synchronous reads so progress, timers and signals run.
       await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+      return guard(`read "${plan.table}"`, () => prepared(q.sql).all(...(q.params.map(bindable) as unknown[])) as Row[]);
+    });
   }
 }
 
