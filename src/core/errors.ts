@@ -14,6 +14,10 @@ export const ErrorCode = Object.freeze({
   SOURCE_TIMEOUT: 'SOURCE_TIMEOUT',
   SOURCE_ERROR: 'SOURCE_ERROR',
   STORAGE_ERROR: 'STORAGE_ERROR',
+  /** The configured bucket (or container) does not exist. */
+  STORAGE_NOT_FOUND: 'STORAGE_NOT_FOUND',
+  /** The storage rejected the credentials, or none were found. */
+  STORAGE_AUTH: 'STORAGE_AUTH',
   CHECKPOINT_MISMATCH: 'CHECKPOINT_MISMATCH',
   REQUEST_MISMATCH: 'REQUEST_MISMATCH',
   EXPORT_EXISTS: 'EXPORT_EXISTS',
@@ -46,6 +50,7 @@ const INPUT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   ErrorCode.NO_KEY,
   ErrorCode.UNSUPPORTED_FORMAT,
   ErrorCode.SOURCE_NOT_FOUND,
+  ErrorCode.STORAGE_NOT_FOUND,
   ErrorCode.REQUEST_MISMATCH,
   ErrorCode.EXPORT_EXISTS,
   ErrorCode.NOTHING_TO_RESUME,
