@@ -101,6 +101,10 @@ export function postgresSource(options: PostgresSourceOptions): Source {
   const url = new URL(options.url);
   const timeout = options.statementTimeoutMs ?? Number(url.searchParams.get('statement_timeout') ?? 30_000);
   url.searchParams.delete('statement_timeout');
+  // Session settings in the startup packet, so every pooled connection reads times as ISO UTC;
+  // options given in the URL (search_path, …) are kept.
+  const sessionOptions = ['-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1', url.searchParams.get('options') ?? ''].join(' ').trim();
+  url.searchParams.delete('options');
   const pool = new pg.Pool({
     connectionString: url.toString(),
     max: options.poolSize ?? 2,
@@ -108,8 +112,7 @@ export function postgresSource(options: PostgresSourceOptions): Source {
     statement_timeout: timeout,
     types: typeParsers,
     application_name: 'offload',
-    // Session settings in the startup packet, so every pooled connection reads times as ISO UTC.
-    options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1',
+    options: sessionOptions,
   });
   // A connection dropped while idle (server restart, pg_terminate_backend) must not crash the
   // process; the pool replaces it on the next query.
