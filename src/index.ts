@@ -9,7 +9,7 @@ export type { Batch, ReadPlan, Source, TableInfo } from './sources/source.js';
 export { openSource } from './sources/index.js';
 export { sqliteSource, type SqliteSourceOptions } from './sources/sqlite.js';
 export type { Encoder, EncoderContext, Format } from './formats/format.js';
-export { csvFormat, ndjsonFormat, getFormat, formatNames } from './formats/index.js';
+export { csvFormat, ndjsonFormat, jsonFormat, xlsxFormat, sqlFormat, gzipped, getFormat, formatNames } from './formats/index.js';
 export type { ByteRange, ObjectMeta, Storage, StoredFile, Upload } from './storage/storage.js';
 export { fsStorage, type FsStorageOptions } from './storage/fs.js';
 export { CheckpointFile } from './store/checkpoint-file.js';

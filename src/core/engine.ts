@@ -74,7 +74,7 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
     throw new OffloadError(ErrorCode.CHECKPOINT_MISMATCH, `[offload] checkpoint version ${String(checkpoint.version)} is not supported`);
   }
   const encoder = plan.format.create(
-    { tables: plan.tables.map((t) => t.schema), options: plan.formatOptions },
+    { tables: plan.tables.map((t) => t.schema), options: plan.formatOptions, dialect: plan.source.dialect },
     checkpoint?.encoder,
   );
   let upload: Upload | null = null;
@@ -90,7 +90,9 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
   let durableRows = checkpoint?.rows ?? 0;
   let durableBytes = checkpoint?.bytes ?? 0;
   let parts = checkpoint?.parts ?? 0;
-  const totalRows = checkpoint ? checkpoint.totalRows : await countRows(plan);
+  // A schema-only dump needs no rows: the tables are opened and closed without a query.
+  const readsRows = plan.format.readsRows?.(plan.formatOptions) ?? true;
+  const totalRows = checkpoint ? checkpoint.totalRows : readsRows ? await countRows(plan) : 0;
   let last: Checkpoint | null = checkpoint;
 
   let chunks: Uint8Array[] = [];
@@ -162,7 +164,8 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
     try {
       while (table < plan.tables.length && stop === null) {
         const { read } = plan.tables[table]!;
-        for await (const batch of plan.source.batches(read, after, signal ? { signal } : {})) {
+        const batches = readsRows ? plan.source.batches(read, after, signal ? { signal } : {}) : [];
+        for await (const batch of batches) {
           push(encoder.encode(batch.rows));
           after = batch.lastKey;
           pendingRows += batch.rows.length;

@@ -47,6 +47,8 @@ export async function planExport(run: ExportRun, options: ExporterOptions): Prom
   const formatOptions = run.format.parseOptions(run.formatOptions ?? {});
   const tables = [];
   for (const t of run.tables) tables.push(await resolveTable(run.source, t, options.batchSize ?? DEFAULT_BATCH_SIZE));
+  // Options that depend on the tables (header labels, SQL dialect) fail here, before any output.
+  run.format.create({ tables: tables.map((t) => t.schema), options: formatOptions, dialect: run.source.dialect });
   const partSize = options.partSize ?? DEFAULT_PART_SIZE;
   if (!Number.isInteger(partSize) || partSize < 1) {
     throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] part size must be a positive integer, got ${String(partSize)}`);

@@ -1,10 +1,11 @@
 /** CSV per RFC 4180: quotes only where needed, doubled quotes, header row, CRLF by default. */
 import { ErrorCode, OffloadError } from '../core/errors.js';
 import type { JsonValue, Row, TableSchema } from '../core/types.js';
-import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format } from './format.js';
+import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format, singleTable } from './format.js';
 import { valueText } from './values.js';
+import { HEADER_DEFAULTS, headerLabels, parseHeaderOption, type HeaderOptions } from './headers.js';
 
-export interface CsvOptions {
+export interface CsvOptions extends HeaderOptions {
   /** Field separator: `,` (default), `;` or tab. */
   delimiter: ',' | ';' | '\t';
   /** Write a header row of column names. Default true. */
@@ -15,7 +16,7 @@ export interface CsvOptions {
   bom: boolean;
 }
 
-const DEFAULTS: CsvOptions = { delimiter: ',', header: true, newline: '\r\n', bom: false };
+const DEFAULTS: CsvOptions = { delimiter: ',', header: true, newline: '\r\n', bom: false, ...HEADER_DEFAULTS };
 
 function parseCsvOptions(input: Record<string, unknown>): CsvOptions {
   const out: CsvOptions = { ...DEFAULTS };
@@ -29,6 +30,8 @@ function parseCsvOptions(input: Record<string, unknown>): CsvOptions {
     } else if (k === 'header' || k === 'bom') {
       if (typeof v !== 'boolean') throw bad(`${k} must be true or false`);
       out[k] = v;
+    } else if (parseHeaderOption('csv', k, v, out)) {
+      continue;
     } else if (k === 'newline') {
       const n = v === 'crlf' ? '\r\n' : v === 'lf' ? '\n' : v;
       if (n !== '\r\n' && n !== '\n') throw bad('newline must be "crlf" or "lf"');
@@ -43,13 +46,15 @@ function parseCsvOptions(input: Record<string, unknown>): CsvOptions {
 class CsvEncoder implements Encoder {
   private readonly needsQuote: RegExp;
   private readonly width: number;
+  private readonly labels: string[];
 
   constructor(
-    private readonly schema: TableSchema,
+    schema: TableSchema,
     private readonly opts: CsvOptions,
   ) {
     this.needsQuote = opts.delimiter === '\t' ? /["\t\r\n]/ : opts.delimiter === ';' ? /[";\r\n]/ : /[",\r\n]/;
     this.width = schema.columns.length;
+    this.labels = headerLabels('csv', schema, opts);
   }
 
   private field(s: string): string {
@@ -58,7 +63,7 @@ class CsvEncoder implements Encoder {
 
   beginTable(): Uint8Array {
     let head = this.opts.bom ? '\uFEFF' : '';
-    if (this.opts.header) head += this.schema.columns.map((c) => this.field(c.name)).join(this.opts.delimiter) + this.opts.newline;
+    if (this.opts.header) head += this.labels.map((l) => this.field(l)).join(this.opts.delimiter) + this.opts.newline;
     return utf8Bytes(head);
   }
 
@@ -99,9 +104,6 @@ export const csvFormat: Format = {
   contentType: 'text/csv; charset=utf-8',
   parseOptions: (input) => ({ ...parseCsvOptions(input) }),
   create(context: EncoderContext): Encoder {
-    if (context.tables.length !== 1) {
-      throw new OffloadError(ErrorCode.UNSUPPORTED_FORMAT, '[offload] [csv] a CSV file holds exactly one table');
-    }
-    return new CsvEncoder(context.tables[0]!, parseCsvOptions(context.options));
+    return new CsvEncoder(singleTable('csv', context), parseCsvOptions(context.options));
   },
 };

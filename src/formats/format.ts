@@ -1,4 +1,5 @@
 /** The Format (encoder) contract: pure, synchronous, and serialisable so a resumed export writes the same bytes. */
+import { ErrorCode, OffloadError } from '../core/errors.js';
 import type { JsonValue, Row, TableSchema } from '../core/types.js';
 
 /**
@@ -25,6 +26,8 @@ export interface EncoderContext {
   tables: TableSchema[];
   /** Format options, already validated by `Format.parseOptions`. */
   options: Record<string, unknown>;
+  /** Dialect of the source (`sqlite`, `postgres`, `mysql`), for formats that default to it (SQL dumps). */
+  dialect?: string;
 }
 
 /**
@@ -38,6 +41,13 @@ export interface Format {
   readonly contentType: string;
   /** Whether several tables can go into one file (SQL dumps). Default false. */
   readonly multiTable?: boolean;
+  /** `gzip` when the bytes are compressed (see `gzipped`). */
+  readonly compression?: 'gzip';
+  /**
+   * False when these options need no rows at all (a schema-only SQL dump): the engine then skips
+   * reading. Default: rows are read.
+   */
+  readsRows?(options: Record<string, unknown>): boolean;
   /** Validates caller options, filling defaults; throws `BAD_REQUEST` on bad input. */
   parseOptions(input: Record<string, unknown>): Record<string, unknown>;
   create(context: EncoderContext, state?: JsonValue): Encoder;
@@ -52,3 +62,20 @@ export function utf8Bytes(s: string): Uint8Array {
 
 export const EMPTY: Uint8Array = new Uint8Array(0);
 export { utf8 };
+
+/** `parseOptions` of a format that takes no options: rejects any key. */
+export function noOptions(format: string): (input: Record<string, unknown>) => Record<string, unknown> {
+  return (input) => {
+    const unknown = Object.keys(input).filter((k) => input[k] !== undefined);
+    if (unknown.length > 0) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] [${format}] unknown option "${unknown[0]!}"`);
+    return {};
+  };
+}
+
+/** Throws `UNSUPPORTED_FORMAT` unless the context holds exactly one table. */
+export function singleTable(format: string, context: EncoderContext): TableSchema {
+  if (context.tables.length !== 1) {
+    throw new OffloadError(ErrorCode.UNSUPPORTED_FORMAT, `[offload] [${format}] a ${format.toUpperCase()} file holds exactly one table`);
+  }
+  return context.tables[0]!;
+}

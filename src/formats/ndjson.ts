@@ -1,7 +1,6 @@
 /** NDJSON: one JSON object per line, keys in column order, big integers exact (see values.ts). */
-import { ErrorCode, OffloadError } from '../core/errors.js';
 import type { JsonValue, Row, TableSchema } from '../core/types.js';
-import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format } from './format.js';
+import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format, noOptions, singleTable } from './format.js';
 import { valueJson } from './values.js';
 
 /** Renders one row as a JSON object literal with keys in column order. */
@@ -52,15 +51,8 @@ export const ndjsonFormat: Format = {
   name: 'ndjson',
   extension: 'ndjson',
   contentType: 'application/x-ndjson',
-  parseOptions(input) {
-    const unknown = Object.keys(input).filter((k) => input[k] !== undefined);
-    if (unknown.length > 0) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] [ndjson] unknown option "${unknown[0]!}"`);
-    return {};
-  },
+  parseOptions: noOptions('ndjson'),
   create(context: EncoderContext): Encoder {
-    if (context.tables.length !== 1) {
-      throw new OffloadError(ErrorCode.UNSUPPORTED_FORMAT, '[offload] [ndjson] an NDJSON file holds exactly one table');
-    }
-    return new NdjsonEncoder(context.tables[0]!);
+    return new NdjsonEncoder(singleTable('ndjson', context));
   },
 };
