@@ -32,6 +32,8 @@ export function columnLetters(index: number): string {
   return s;
 }
 
+// Control characters are exactly what this pattern must find.
+// eslint-disable-next-line no-control-regex
 const XML_SPECIAL = /[&<>\r]|[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
