@@ -35,7 +35,7 @@ export function resolveRequest(config: LoadedConfig, tenant: TenantConfig, req: 
   if (!formatsFor(dataset).includes(req.format)) {
     throw bad(ErrorCode.UNSUPPORTED_FORMAT, `format "${req.format}" is not offered for "${dataset.name}" (one of: ${formatsFor(dataset).join(', ')})`);
   }
-  const format = getFormat(req.format);
+  const format = getFormat(req.format, req.compression ?? 'none');
   const formatOptions = format.parseOptions(req.options ?? {});
   const columns = req.columns ?? dataset.columns;
   for (const c of columns) {

@@ -2,6 +2,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createExporter } from '../core/exporter.js';
+import { ErrorCode, OffloadError } from '../core/errors.js';
 import { DEFAULT_BATCH_SIZE } from '../core/engine.js';
 import type { JsonValue } from '../core/types.js';
 import { getFormat, formatNames } from '../formats/index.js';
@@ -14,7 +15,8 @@ import { createProgressReporter, formatBytes } from './progress.js';
 
 export interface ExportCliOptions {
   from: string;
-  table: string;
+  table?: string;
+  tables?: string;
   format: string;
   out: string;
   columns?: string;
@@ -29,6 +31,14 @@ export interface ExportCliOptions {
   newline?: string;
   header: boolean;
   bom: boolean;
+  headerStyle?: string;
+  headerLabel: string[];
+  gzip: boolean;
+  rowsPerSheet?: string;
+  sqlDialect?: string;
+  schemaOnly: boolean;
+  dataOnly: boolean;
+  dropTables: boolean;
   sliceMs?: string;
 }
 
@@ -37,12 +47,44 @@ export function checkpointPathFor(out: string): string {
   return `${resolve(out)}.offload-checkpoint.json`;
 }
 
+/** Format options from the CLI flags that apply to this format; flags for another format are an error. */
+function formatOptionsFrom(format: string, opts: ExportCliOptions): Record<string, unknown> {
+  const headers = Object.fromEntries(opts.headerLabel.map((l) => {
+    const eq = l.indexOf('=');
+    if (eq <= 0) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] --header-label needs column=Label, got "${l}"`);
+    return [l.slice(0, eq), l.slice(eq + 1)];
+  }));
+  const given = (flag: string, value: unknown): boolean => value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0);
+  const only = (formats: string[], flags: Record<string, unknown>): void => {
+    if (formats.includes(format)) return;
+    const used = Object.entries(flags).find(([flag, v]) => given(flag, v));
+    if (used) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] ${used[0]} does not apply to --format ${format}`);
+  };
+  only(['csv'], { '--delimiter': opts.delimiter, '--newline': opts.newline, '--no-header': !opts.header, '--bom': opts.bom });
+  only(['csv', 'xlsx'], { '--header-style': opts.headerStyle, '--header-label': opts.headerLabel });
+  only(['xlsx'], { '--rows-per-sheet': opts.rowsPerSheet });
+  only(['sql'], { '--sql-dialect': opts.sqlDialect, '--schema-only': opts.schemaOnly, '--data-only': opts.dataOnly, '--drop-tables': opts.dropTables });
+  const header = { headerStyle: opts.headerStyle, ...(opts.headerLabel.length > 0 ? { headers } : {}) };
+  switch (format) {
+    case 'csv':
+      return { delimiter: opts.delimiter, newline: opts.newline, header: opts.header, bom: opts.bom, ...header };
+    case 'xlsx':
+      return { ...header, rowsPerSheet: opts.rowsPerSheet === undefined ? undefined : parsePositiveInt(opts.rowsPerSheet, '--rows-per-sheet') };
+    case 'sql':
+      if (opts.schemaOnly && opts.dataOnly) throw new OffloadError(ErrorCode.BAD_REQUEST, '[offload] --schema-only and --data-only exclude each other');
+      return { dialect: opts.sqlDialect, schema: !opts.dataOnly, data: !opts.schemaOnly, dropTables: opts.dropTables };
+    default:
+      return {};
+  }
+}
+
 export function registerExport(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
   program
     .command('export')
     .description('export one table or view to a file, resumably')
     .requiredOption('--from <url>', 'source: sqlite:./hr.db (or a path to a SQLite file)')
-    .requiredOption('--table <name>', 'table or view to export')
+    .option('--table <name>', 'table or view to export (required except for --format sql)')
+    .option('--tables <a,b>', 'SQL dump: these tables, in this order (default: every table, referenced ones first)')
     .option('--format <format>', `output format (${formatNames().join(', ')})`, 'csv')
     .requiredOption('--out <path>', 'output file (written to <path>.partial, renamed when complete)')
     .option('--columns <a,b,c>', 'columns to export, in this order (default: all)')
@@ -57,21 +99,30 @@ export function registerExport(program: Command, run: (fn: () => Promise<number>
     .option('--newline <crlf|lf>', 'CSV: record separator (default crlf)')
     .option('--no-header', 'CSV: omit the header row')
     .option('--bom', 'CSV: start with a UTF-8 byte-order mark', false)
+    .option('--header-style <raw|title>', 'CSV/XLSX: header text as column names (raw) or titles (hired_at → Hired At)')
+    .option('--header-label <col=Label>', 'CSV/XLSX: header label for one column, repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--rows-per-sheet <n>', 'XLSX: data rows per sheet before the next sheet (default and maximum 1048575)')
+    .option('--sql-dialect <dialect>', 'SQL: sqlite, postgres or mysql (default: the source\'s)')
+    .option('--schema-only', 'SQL: CREATE TABLE statements only', false)
+    .option('--data-only', 'SQL: INSERT statements only', false)
+    .option('--drop-tables', 'SQL: DROP TABLE IF EXISTS before each CREATE TABLE', false)
+    .option('--gzip', 'compress the file with gzip (one gzip stream; name it e.g. orders.csv.gz)', false)
     .option('--slice-ms <ms>', 'run in time-boxed slices of this length (as a serverless worker would)')
     .addHelpText('after', `
 Examples:
   offload export --from sqlite:./hr.db --table employees --out employees.csv
   offload export --from ./hr.db --table employees --format ndjson --out active.ndjson \\
       --columns id,name,hired_at --where status=active --where 'hired_at>=2020-01-01'
-  offload export --from ./hr.db --table employees --out employees.csv --resume`)
+  offload export --from ./hr.db --table employees --out employees.csv --resume
+  offload export --from ./hr.db --table employees --format xlsx --header-style title --out employees.xlsx
+  offload export --from ./hr.db --format sql --out hr.sql                  (every table)
+  offload export --from postgres://localhost/app --table orders --format csv --gzip --out orders.csv.gz`)
     .action((opts: ExportCliOptions) => run(() => exportCommand(opts)));
 }
 
 export async function exportCommand(opts: ExportCliOptions): Promise<number> {
-  const format = getFormat(opts.format);
-  const formatOptions: Record<string, unknown> = format.name === 'csv'
-    ? { delimiter: opts.delimiter, newline: opts.newline, header: opts.header, bom: opts.bom }
-    : {};
+  const format = getFormat(opts.format, opts.gzip ? 'gzip' : 'none');
+  const formatOptions = formatOptionsFrom(format.name, opts);
   const batchSize = parsePositiveInt(opts.batchSize, '--batch-size');
   const partSize = parseBytes(opts.partSize);
   const sliceMs = opts.sliceMs === undefined ? undefined : parsePositiveInt(opts.sliceMs, '--slice-ms');
@@ -85,12 +136,17 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   const source = await openSource(opts.from);
   try {
     const exporter = createExporter({ storage, batchSize, partSize });
-    const tables = [{ table: opts.table, ...(columns ? { columns } : {}), ...(key ? { key } : {}), filters }];
+    const names = opts.table ? [opts.table] : opts.tables ? parseList(opts.tables, '--tables') : format.multiTable && format.name === 'sql' ? await source.listTables() : null;
+    if (!names) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] --table is required for --format ${format.name}`);
+    if (names.length > 1 && (columns || key || filters.length > 0)) {
+      throw new OffloadError(ErrorCode.BAD_REQUEST, '[offload] --columns, --key and --where apply to one table: use --table');
+    }
+    const tables = names.map((table) => ({ table, ...(columns ? { columns } : {}), ...(key ? { key } : {}), filters }));
     // Validate everything before any file is touched: bad input leaves no trace.
     await exporter.plan({ source, tables, format, formatOptions, key: objectKey });
 
     const request: JsonValue = {
-      from: opts.from, table: opts.table, format: format.name, columns: columns ?? null, key: key ?? null,
+      from: opts.from, tables: names, format: format.name, compression: format.compression ?? 'none', columns: columns ?? null, key: key ?? null,
       where: opts.where, batchSize, formatOptions: JSON.parse(JSON.stringify(format.parseOptions(formatOptions))) as JsonValue,
     };
     const cpPath = checkpointPathFor(out);

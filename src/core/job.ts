@@ -1,5 +1,6 @@
 /** The export job: frozen states, allowed transitions, and the request schema callers send. */
 import { z } from 'zod';
+import { COMPRESSIONS } from '../formats/index.js';
 import type { Checkpoint } from './checkpoint.js';
 import { FILTER_OPS } from './types.js';
 
@@ -48,6 +49,8 @@ export const ExportRequestSchema = z.object({
   columns: z.array(z.string().min(1)).min(1).max(500).optional(),
   filters: z.array(FilterSchema).max(50).optional(),
   options: z.record(z.string(), z.unknown()).optional(),
+  /** `gzip` compresses the file (one gzip stream; the file name gets `.gz`). Default `none`. */
+  compression: z.enum(COMPRESSIONS).optional(),
 }).strict();
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 

@@ -49,7 +49,7 @@ export function xmlText(s: string): string {
       case '>': return '&gt;';
       case '\r': return '&#13;';
       default:
-        if (m.length === 6) return `_x005F${m}`;
+        if (m.length === 7) return `_x005F${m}`;
         return `_x${m.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}_`;
     }
   });
