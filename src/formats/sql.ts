@@ -89,8 +89,9 @@ const PG_BUILTIN = /^(smallint|integer|bigint|real|double precision|numeric(\(\d
 const DIALECT: Record<SqlDialect, Dialect> = {
   sqlite: {
     ident: (n) => doubled(n, '"'),
-    // SQL text cannot hold NUL: such strings are written as hex and cast back to text.
-    text: (s) => (s.includes('\0') ? `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)` : doubled(s, "'")),
+    // A literal cannot hold NUL, and the sqlite3 shell drops CR before LF: such strings are
+    // written as hex and cast back to text.
+    text: (s) => (/[\0\r]/.test(s) ? `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)` : doubled(s, "'")),
     blob: (b) => `X'${hex(b)}'`,
     bool: (b) => (b ? '1' : '0'),
     special: (n) => (Number.isNaN(n) ? 'NULL' : n > 0 ? '9e999' : '-9e999'),
@@ -102,7 +103,11 @@ const DIALECT: Record<SqlDialect, Dialect> = {
   postgres: {
     ident: (n) => doubled(n, '"'),
     // PostgreSQL text cannot hold NUL at all: it is dropped (documented).
-    text: (s) => doubled(s.includes('\0') ? s.replaceAll('\0', '') : s, "'"),
+    // CR is written as an E'' escape so no line-ending conversion on the way can drop it.
+    text: (s) => {
+      const t = s.includes('\0') ? s.replaceAll('\0', '') : s;
+      return t.includes('\r') ? `E'${t.replace(/[\\']/g, '\\$&').replaceAll('\r', '\\r')}'` : doubled(t, "'");
+    },
     blob: (b) => `'\\x${hex(b)}'::bytea`,
     bool: (b) => (b ? 'TRUE' : 'FALSE'),
     special: (n) => (Number.isNaN(n) ? "'NaN'" : n > 0 ? "'Infinity'" : "'-Infinity'"),
@@ -115,7 +120,7 @@ const DIALECT: Record<SqlDialect, Dialect> = {
     ident: (n) => doubled(n, '`'),
     // Backslashes mean escapes unless NO_BACKSLASH_ESCAPES is set: strings holding one (or NUL)
     // go as hex with a character-set introducer, which reads the same under every sql_mode.
-    text: (s) => (/[\\\0]/.test(s) ? `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'` : doubled(s, "'")),
+    text: (s) => (/[\\\0\r]/.test(s) ? `_utf8mb4 X'${Buffer.from(s, 'utf8').toString('hex')}'` : doubled(s, "'")),
     blob: (b) => (b.length === 0 ? "''" : `X'${hex(b)}'`),
     bool: (b) => (b ? '1' : '0'),
     special: () => 'NULL',

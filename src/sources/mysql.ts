@@ -100,6 +100,7 @@ export function mysqlSource(options: MysqlSourceOptions): Source {
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
+    jsonStrings: true,
     timezone: 'Z',
     typeCast,
     rowsAsArray: true,
