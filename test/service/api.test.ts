@@ -1,5 +1,7 @@
 /** The HTTP API over real HTTP: lifecycle, auth and tenant isolation, validation, limits, downloads, links, retention. */
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import ExcelJS from 'exceljs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepExpired } from '../../src/runner/embedded.js';
@@ -71,6 +73,31 @@ describe('HTTP API', () => {
     const bad = await fetch(`${url}/v1/exports/${String(job.id)}/download`, { headers: { ...auth('acme'), Range: `bytes=${full.length + 10}-` } });
     expect(bad.status).toBe(416);
     expect(bad.headers.get('content-range')).toBe(`bytes */${full.length}`);
+  });
+
+  it('offers every format, gzip included: the right type, a .gz file name, bytes that unpack to the plain export', async () => {
+    const plain = await create({ dataset: 'employees', format: 'ndjson' });
+    const gz = await create({ dataset: 'employees', format: 'ndjson', compression: 'gzip' });
+    const xlsx = await create({ dataset: 'employees', format: 'xlsx', options: { headerStyle: 'title' } });
+    for (const j of [plain, gz, xlsx]) expect((await waitForState(url, String(j.id), 'acme')).status).toBe('succeeded');
+    const dl = await get(`/v1/exports/${String(gz.id)}/download`);
+    expect(dl.headers.get('content-type')).toBe('application/gzip');
+    expect(dl.headers.get('content-encoding')).toBeNull(); // the client keeps the .gz file as it is
+    expect(dl.headers.get('content-disposition')).toMatch(/filename="employees-\d{4}-\d{2}-\d{2}\.ndjson\.gz"/);
+    const unpacked = gunzipSync(Buffer.from(await dl.arrayBuffer()));
+    const plainBytes = Buffer.from(await (await get(`/v1/exports/${String(plain.id)}/download`)).arrayBuffer());
+    expect(unpacked.equals(plainBytes)).toBe(true);
+    const x = await get(`/v1/exports/${String(xlsx.id)}/download`);
+    expect(x.headers.get('content-type')).toBe('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(await x.arrayBuffer());
+    expect(wb.worksheets[0]!.rowCount).toBe(plainBytes.toString('utf8').trimEnd().split('\n').length + 1);
+    expect(wb.worksheets[0]!.getCell('A1').value).toBe('Id');
+    const bad = await post('/v1/exports', { dataset: 'employees', format: 'csv', compression: 'zip' });
+    expect(bad.status).toBe(422);
+    const badOpt = await post('/v1/exports', { dataset: 'employees', format: 'sql', options: { dialect: 'oracle' } });
+    expect(badOpt.status).toBe(422);
+    expect(((await badOpt.json()) as { error: Json }).error.code).toBe('BAD_REQUEST');
   });
 
   it('isolates tenants on every route (another tenant’s export is 404)', async () => {
