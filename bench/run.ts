@@ -4,14 +4,16 @@ import { writeReport, type ComparisonResult } from './report.js';
 import { resumeCost } from './resume-cost.js';
 import { BENCH_DIR } from './setup.js';
 import { sqliteCsv } from './sqlite-csv.js';
+import { xlsxComparison } from './xlsx.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const sizes = quick ? { sqlite: 500_000 } : { sqlite: 5_000_000 };
+const sizes = quick ? { sqlite: 500_000, xlsx: 100_000 } : { sqlite: 5_000_000, xlsx: 480_000 };
 
 type Step = { id: string; run: () => Promise<ComparisonResult> };
 const steps: Step[] = [
   { id: 'sqlite-csv', run: () => sqliteCsv(sizes.sqlite) },
+  { id: 'xlsx', run: () => xlsxComparison(sizes.xlsx) },
   { id: 'resume-cost', run: () => resumeCost(join(BENCH_DIR, `hr-${sizes.sqlite}.db`), sizes.sqlite) },
 ];
 
