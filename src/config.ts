@@ -51,7 +51,24 @@ export const ConfigSchema = z.object({
     maxBodyBytes: z.number().int().positive().default(64 * 1024),
   }).strict().default({ host: '127.0.0.1', port: 8080, maxBodyBytes: 64 * 1024 }),
   store: z.object({ type: z.literal('sqlite'), path: z.string().default('.offload/jobs.db') }).strict().default({ type: 'sqlite', path: '.offload/jobs.db' }),
-  storage: z.object({ type: z.literal('fs'), dir: z.string().default('.offload/exports') }).strict().default({ type: 'fs', dir: '.offload/exports' }),
+  storage: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('fs'), dir: z.string().default('.offload/exports') }).strict(),
+    z.object({
+      type: z.literal('s3'),
+      bucket: z.string().min(3).max(63),
+      prefix: z.string().default(''),
+      region: z.string().optional(),
+      /** S3-compatible endpoint (MinIO, R2, Ceph), e.g. http://127.0.0.1:9000. */
+      endpoint: z.url().optional(),
+      forcePathStyle: z.boolean().default(false),
+      /** Static credentials; default: the AWS SDK's chain (env, profile, instance role). */
+      credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() }).strict().optional(),
+      /** Expiry of presigned download URLs. */
+      presignSeconds: z.number().int().positive().max(7 * 24 * 3600).default(3600),
+      /** Unfinished multipart uploads no live job owns are aborted after this long. */
+      orphanGraceHours: z.number().positive().default(24),
+    }).strict(),
+  ]).default({ type: 'fs', dir: '.offload/exports' }),
   datasets: z.array(DatasetSchema).min(1),
   tenants: z.array(TenantSchema).min(1),
   limits: z.object({
@@ -117,7 +134,7 @@ export function parseConfig(raw: unknown, path: string): LoadedConfig {
     ...cfg,
     path: resolve(path),
     store: { ...cfg.store, path: abs(cfg.store.path) },
-    storage: { ...cfg.storage, dir: abs(cfg.storage.dir) },
+    storage: cfg.storage.type === 'fs' ? { ...cfg.storage, dir: abs(cfg.storage.dir) } : cfg.storage,
     datasets: cfg.datasets.map((d) => ({ ...d, source: resolveSourceUrl(d.source, base) })),
   };
 }

@@ -5,6 +5,7 @@ import type { LoadedConfig } from './config.js';
 import { createApp } from './http/app.js';
 import { createEmbeddedRunner, type Runner } from './runner/embedded.js';
 import { fsStorage } from './storage/fs.js';
+import { s3Storage } from './storage/s3.js';
 import type { Storage } from './storage/storage.js';
 import { sqliteJobStore } from './store/sqlite.js';
 import type { JobStore } from './store/store.js';
@@ -29,7 +30,12 @@ export interface Service {
 }
 
 export function openStorage(config: LoadedConfig): Storage {
-  return fsStorage({ root: config.storage.dir });
+  const s = config.storage;
+  if (s.type === 'fs') return fsStorage({ root: s.dir });
+  return s3Storage({
+    bucket: s.bucket, prefix: s.prefix, forcePathStyle: s.forcePathStyle,
+    ...(s.region ? { region: s.region } : {}), ...(s.endpoint ? { endpoint: s.endpoint } : {}), ...(s.credentials ? { credentials: s.credentials } : {}),
+  });
 }
 
 /**
@@ -39,6 +45,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config } = options;
   const store = sqliteJobStore({ path: config.store.path });
   const storage = openStorage(config);
+  // A missing bucket or bad credentials fail the start, not the first export.
+  try {
+    await storage.check?.();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const runner = options.worker === false ? null : createEmbeddedRunner({ config, store, storage, ...(options.log ? { log: options.log } : {}) });
   let server: ServerType | null = null;
   let url: string | null = null;

@@ -1,5 +1,6 @@
 /** `offload export`: one table to one file, resumable with --resume, progress on stderr. */
-import { basename, dirname, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createExporter } from '../core/exporter.js';
 import { ErrorCode, OffloadError } from '../core/errors.js';
@@ -8,6 +9,8 @@ import type { JsonValue } from '../core/types.js';
 import { getFormat, formatNames } from '../formats/index.js';
 import { openSource } from '../sources/index.js';
 import { fsStorage } from '../storage/fs.js';
+import { s3Storage } from '../storage/s3.js';
+import type { Storage } from '../storage/storage.js';
 import { CheckpointFile } from '../store/checkpoint-file.js';
 import { parseBytes, parseList, parsePositiveInt, parseWhere } from './args.js';
 import { EXIT } from './exit.js';
@@ -18,7 +21,12 @@ export interface ExportCliOptions {
   table?: string;
   tables?: string;
   format: string;
-  out: string;
+  out?: string;
+  to?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle: boolean;
+  checkpoint?: string;
   columns?: string;
   key?: string;
   where: string[];
@@ -45,6 +53,27 @@ export interface ExportCliOptions {
 /** Path of the checkpoint file kept beside an output file while its export is unfinished. */
 export function checkpointPathFor(out: string): string {
   return `${resolve(out)}.offload-checkpoint.json`;
+}
+
+/** Where the file goes: a local path (`--out`) or an S3 object (`--to s3://bucket/key`). */
+function outputTarget(opts: ExportCliOptions): { storage: Storage; objectKey: string; display: string; checkpointPath: string } {
+  if ((opts.out === undefined) === (opts.to === undefined)) {
+    throw new OffloadError(ErrorCode.BAD_REQUEST, '[offload] give exactly one of --out <path> and --to <s3://bucket/key>');
+  }
+  if (opts.out !== undefined) {
+    if (opts.s3Endpoint || opts.s3Region || opts.s3ForcePathStyle) throw new OffloadError(ErrorCode.BAD_REQUEST, '[offload] --s3-* options need --to s3://bucket/key');
+    const out = resolve(opts.out);
+    return { storage: fsStorage({ root: dirname(out) }), objectKey: basename(out), display: out, checkpointPath: resolve(opts.checkpoint ?? checkpointPathFor(out)) };
+  }
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(opts.to!);
+  if (!m || m[2]!.endsWith('/')) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] --to must look like s3://bucket/path/file.csv, got "${opts.to!}"`);
+  const [, bucket, key] = m as unknown as [string, string, string];
+  const storage = s3Storage({
+    bucket, forcePathStyle: opts.s3ForcePathStyle,
+    ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), ...(opts.s3Region ? { region: opts.s3Region } : {}),
+  });
+  const checkpointPath = resolve(opts.checkpoint ?? join('.offload', 'checkpoints', bucket, `${key.replace(/[^\w.-]+/g, '_')}.json`));
+  return { storage, objectKey: key, display: opts.to!, checkpointPath };
 }
 
 /** Format options from the CLI flags that apply to this format; flags for another format are an error. */
@@ -86,7 +115,12 @@ export function registerExport(program: Command, run: (fn: () => Promise<number>
     .option('--table <name>', 'table or view to export (required except for --format sql)')
     .option('--tables <a,b>', 'SQL dump: these tables, in this order (default: every table, referenced ones first)')
     .option('--format <format>', `output format (${formatNames().join(', ')})`, 'csv')
-    .requiredOption('--out <path>', 'output file (written to <path>.partial, renamed when complete)')
+    .option('--out <path>', 'output file (written to <path>.partial, renamed when complete)')
+    .option('--to <s3://bucket/key>', 'write to S3 instead of --out (multipart upload; credentials from the AWS environment)')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, R2, Ceph…)')
+    .option('--s3-region <region>', 'S3 region (default AWS_REGION or us-east-1)')
+    .option('--s3-force-path-style', 'path-style S3 URLs (most S3-compatible stores need this)', false)
+    .option('--checkpoint <path>', 'checkpoint file (default: <out>.offload-checkpoint.json; for --to: .offload/checkpoints/<bucket>/<key>.json)')
     .option('--columns <a,b,c>', 'columns to export, in this order (default: all)')
     .option('--key <a,b>', 'key columns to page by (default: primary key, else rowid)')
     .option('--where <expr>', 'filter, repeatable: col=v, col!=v, col>=v, col:in=a,b, col:between=a,b, col:null, col:notnull', (v: string, acc: string[]) => [...acc, v], [] as string[])
@@ -129,9 +163,8 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   const columns = opts.columns ? parseList(opts.columns, '--columns') : undefined;
   const key = opts.key ? parseList(opts.key, '--key') : undefined;
   const filters = opts.where.map(parseWhere);
-  const out = resolve(opts.out);
-  const storage = fsStorage({ root: dirname(out) });
-  const objectKey = basename(out);
+  const target = outputTarget(opts);
+  const { storage, objectKey, display } = target;
 
   const source = await openSource(opts.from);
   try {
@@ -144,16 +177,18 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
     const tables = names.map((table) => ({ table, ...(columns ? { columns } : {}), ...(key ? { key } : {}), filters }));
     // Validate everything before any file is touched: bad input leaves no trace.
     await exporter.plan({ source, tables, format, formatOptions, key: objectKey });
+    await storage.check?.();
 
     const request: JsonValue = {
-      from: opts.from, tables: names, format: format.name, compression: format.compression ?? 'none', columns: columns ?? null, key: key ?? null,
+      from: opts.from, to: display, tables: names, format: format.name, compression: format.compression ?? 'none', columns: columns ?? null, key: key ?? null,
       where: opts.where, batchSize, formatOptions: JSON.parse(JSON.stringify(format.parseOptions(formatOptions))) as JsonValue,
     };
-    const cpPath = checkpointPathFor(out);
+    const cpPath = target.checkpointPath;
     if (opts.force && !opts.resume) {
       const stale = await CheckpointFile.peek(cpPath);
       if (stale?.upload != null) await storage.abortUpload(objectKey, stale.upload);
     }
+    mkdirSync(dirname(cpPath), { recursive: true });
     const cp = await CheckpointFile.acquire(cpPath, request, { resume: opts.resume, force: opts.force });
 
     const controller = new AbortController();
@@ -164,7 +199,7 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
     try {
       const outcome = await exporter.run({
         source, tables, format, formatOptions, key: objectKey,
-        meta: { filename: objectKey },
+        meta: { filename: basename(objectKey) },
         sink: cp,
         checkpoint: cp.checkpoint,
         signal: controller.signal,
@@ -178,7 +213,7 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
       }
       await cp.remove();
       if (!opts.quiet) {
-        process.stdout.write(`${out}\n  ${outcome.rows} rows, ${formatBytes(outcome.file.size)}, sha256 ${outcome.file.sha256}\n`);
+        process.stdout.write(`${display}\n  ${outcome.rows} rows, ${formatBytes(outcome.file.size)}, sha256 ${outcome.file.sha256}\n`);
       }
       return EXIT.OK;
     } finally {

@@ -7,6 +7,9 @@ import { registerExport } from './export-command.js';
 import { registerService } from './serve.js';
 
 const debug = process.argv.includes('--debug');
+// The AWS SDK warns on every start under Node 20 that its 2027 releases will need Node 22; in a
+// CLI whose stderr carries progress and one-line errors that is noise (README: Requirements).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function run(fn: () => Promise<number>): Promise<void> {
   try {

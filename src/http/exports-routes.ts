@@ -104,13 +104,29 @@ export function registerExportRoutes(app: Hono<Env>, deps: AppDeps): void {
     if (job.state !== 'succeeded' || !job.file) {
       throw new HttpError(ErrorCode.NOT_READY, `export ${job.id} is ${job.state}; the file is available once it has succeeded`);
     }
+    // Object storage serves the bytes itself: redirect to a short-lived presigned URL.
+    if (storage.presign) return c.redirect(await presignedFor(job.id, job.file), 302);
     return sendFile(c, storage, job.file);
   });
+
+  /** A presigned URL for an S3 file, valid for the configured time but never past the file's expiry. */
+  async function presignedFor(id: string, file: NonNullable<Job['file']>): Promise<string> {
+    const ttl = config.storage.type === 's3' ? config.storage.presignSeconds : config.limits.linkTtlSeconds;
+    const left = Math.floor((Date.parse(file.expiresAt) - Date.now()) / 1000);
+    const expiresIn = Math.max(1, Math.min(ttl, left));
+    if (left <= 0) throw new HttpError(ErrorCode.GONE, `export ${id} has expired`);
+    return storage.presign!(file.key, { expiresIn, filename: file.filename });
+  }
 
   app.post('/v1/exports/:id/link', async (c) => {
     const job = await ownJob(c);
     if (job.state === 'expired') throw new HttpError(ErrorCode.GONE, `export ${job.id} has expired`);
     if (job.state !== 'succeeded' || !job.file) throw new HttpError(ErrorCode.NOT_READY, `export ${job.id} is ${job.state}`);
+    if (storage.presign) {
+      const url = await presignedFor(job.id, job.file);
+      const expiresIn = Number(new URL(url).searchParams.get('X-Amz-Expires') ?? '0');
+      return c.json({ url, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString() });
+    }
     const fileExpiry = Math.floor(Date.parse(job.file.expiresAt) / 1000);
     const expires = Math.min(fileExpiry, Math.floor(Date.now() / 1000) + config.limits.linkTtlSeconds);
     const url = `${c.get('base')}/v1/exports/${job.id}/download?${signedQuery(config.signingSecret, job.id, expires)}`;

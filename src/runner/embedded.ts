@@ -75,6 +75,9 @@ export function createEmbeddedRunner(options: EmbeddedRunnerOptions): Runner {
     try {
       const n = await sweepExpired(store, storage);
       if (n > 0) log(`[offload] retention: ${n} expired export(s) deleted`);
+      const graceHours = config.storage.type === 's3' ? config.storage.orphanGraceHours : 24;
+      const orphans = await sweepOrphanUploads(store, storage, graceHours * 3600_000);
+      if (orphans > 0) log(`[offload] storage: ${orphans} orphaned multipart upload(s) aborted`);
     } catch (err) {
       log(`[offload] retention sweep failed: ${(err as Error).message}`);
     }
@@ -108,6 +111,25 @@ export async function sweepExpired(store: JobStore, storage: Storage, now = Date
   for (const job of await store.dueForExpiry(now, 1000)) {
     if (job.file) await storage.delete(job.file.key);
     await store.markExpired(job.id);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Aborts unfinished multipart uploads that no live job owns (its job is gone or finished) and
+ * that are older than `graceMs`, so crashed or abandoned exports leave no billable parts behind.
+ * Keys are `<tenant>/<jobId>.<ext>`: the job id is the file name up to its first dot.
+ */
+export async function sweepOrphanUploads(store: JobStore, storage: Storage, graceMs: number, now = Date.now()): Promise<number> {
+  if (!storage.listUnfinished || !storage.abortUnfinished) return 0;
+  let n = 0;
+  for await (const u of storage.listUnfinished()) {
+    if (now - u.initiatedAt.getTime() < graceMs) continue;
+    const jobId = u.key.slice(u.key.lastIndexOf('/') + 1).split('.')[0] ?? '';
+    const job = jobId ? await store.get(jobId) : null;
+    if (job && (job.state === 'queued' || job.state === 'running')) continue;
+    await storage.abortUnfinished(u);
     n++;
   }
   return n;

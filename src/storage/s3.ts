@@ -69,7 +69,7 @@ export function s3Storage(options: S3StorageOptions): Storage & { readonly bucke
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     forcePathStyle: options.forcePathStyle ?? false,
-    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.credentials ? { credentials: { ...options.credentials } } : {}), // the SDK annotates the object it gets
     // Retries are ours, per operation (see retry.ts); checksums only where S3 requires them,
     // so S3-compatible stores without the newer checksum headers work too (Content-MD5 is sent).
     maxAttempts: 1,
@@ -92,6 +92,16 @@ export function s3Storage(options: S3StorageOptions): Storage & { readonly bucke
     ...(meta.contentEncoding ? { ContentEncoding: meta.contentEncoding } : {}),
     ...(meta.jobId ? { Metadata: { 'offload-job-id': meta.jobId } } : {}),
   });
+
+  async function stat(key: string): Promise<{ size: number; modifiedAt: Date } | null> {
+    try {
+      const head = await withRetry(retry, `stat ${where(key)}`, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey(key) })));
+      return { size: head.ContentLength ?? 0, modifiedAt: head.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (err instanceof OffloadError && isNotFound(err.cause)) return null;
+      throw err;
+    }
+  }
 
   async function sha256Of(key: string): Promise<string> {
     const hash = createHash('sha256');
@@ -131,6 +141,45 @@ export function s3Storage(options: S3StorageOptions): Storage & { readonly bucke
       size += bytes.length;
     };
 
+    /**
+     * The object's SHA-256 when a previous process already completed this very upload and died
+     * before it could record that; null otherwise. Checked by content, not by ETag (S3's
+     * multipart ETag formula is not followed by every S3-compatible store): the object must have
+     * the expected size and every part range must have the recorded MD5.
+     */
+    const alreadyCompleted = async (last: Uint8Array): Promise<string | null> => {
+      const md5s = state.parts.map((p) => p.md5);
+      const sizes = state.parts.map((p) => p.size);
+      if (last.length > 0) {
+        md5s.push(createHash('md5').update(last).digest('base64'));
+        sizes.push(last.length);
+      }
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const found = await stat(key);
+      if (!found || found.size !== total) return null;
+      const whole = createHash('sha256');
+      let part = 0;
+      let md5 = createHash('md5');
+      let left = sizes[0] ?? 0;
+      for await (const chunk of await read(key)) {
+        let buf = chunk as Buffer;
+        whole.update(buf);
+        while (buf.length > 0) {
+          const take = Math.min(left, buf.length);
+          md5.update(buf.subarray(0, take));
+          buf = buf.subarray(take);
+          left -= take;
+          if (left === 0 && part < sizes.length) {
+            if (md5.digest('base64') !== md5s[part]) return null;
+            part += 1;
+            md5 = createHash('md5');
+            left = sizes[part] ?? Infinity;
+          }
+        }
+      }
+      return part === sizes.length ? whole.digest('hex') : null;
+    };
+
     return {
       writePart: uploadPart,
       state: () => ({ uploadId: state.uploadId, parts: state.parts.map((p) => ({ ...p })), schedule: { ...state.schedule } }),
@@ -141,6 +190,10 @@ export function s3Storage(options: S3StorageOptions): Storage & { readonly bucke
           const md5 = createHash('md5').update(last).digest('base64');
           await withRetry(retry, `put ${where(key)}`, () => client.send(new PutObjectCommand({ ...objectHeaders(key, meta), Body: last, ContentLength: last.length, ContentMD5: md5 })));
           return { key, size: last.length, sha256: createHash('sha256').update(last).digest('hex') };
+        }
+        if (!fresh) {
+          const done = await alreadyCompleted(last);
+          if (done !== null) return { key, size: size + last.length, sha256: done };
         }
         if (last.length > 0) await uploadPart(last);
         const uploadId = state.uploadId;
@@ -196,15 +249,7 @@ export function s3Storage(options: S3StorageOptions): Storage & { readonly bucke
     async abortUpload(key, state) {
       if (isState(state) && state.uploadId) await abortMultipart(key, state.uploadId);
     },
-    async stat(key) {
-      try {
-        const head = await withRetry(retry, `stat ${where(key)}`, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: fullKey(key) })));
-        return { size: head.ContentLength ?? 0, modifiedAt: head.LastModified ?? new Date(0) };
-      } catch (err) {
-        if (err instanceof OffloadError && isNotFound(err.cause)) return null;
-        throw err;
-      }
-    },
+    stat,
     read,
     async delete(key) {
       await withRetry(retry, `delete ${where(key)}`, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey(key) })));

@@ -38,7 +38,7 @@ const xml = (s: string): string => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeA
 
 export async function startS3(bucket = 'exports'): Promise<TestS3> {
   const directory = tempDir('offload-s3rver-');
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket, configs: [] }] });
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: process.env.OFFLOAD_S3RVER_LOG !== '1', directory, configureBuckets: [{ name: bucket, configs: [] }] });
   const requests: S3Request[] = [];
   const uploadsDir = (b: string): string => join(directory, b, '._S3rver_uploads');
 
