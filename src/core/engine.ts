@@ -3,8 +3,9 @@ import { ErrorCode, OffloadError } from './errors.js';
 import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointSink } from './checkpoint.js';
 import { decodeKey, encodeKey } from './json-value.js';
 import type { KeyTuple, TableSchema } from './types.js';
-import type { Format } from '../formats/format.js';
-import type { ReadPlan, Source } from '../sources/source.js';
+import { parseCsvOptions } from '../formats/csv.js';
+import type { Encoder, Format } from '../formats/format.js';
+import type { EncodedBatch, ReadPlan, Source } from '../sources/source.js';
 import type { ObjectMeta, Storage, StoredFile, Upload } from '../storage/storage.js';
 
 /** A fully resolved export: every identifier validated, every backend constructed. */
@@ -164,11 +165,10 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
     try {
       while (table < plan.tables.length && stop === null) {
         const { read } = plan.tables[table]!;
-        const batches = readsRows ? plan.source.batches(read, after, signal ? { signal } : {}) : [];
-        for await (const batch of batches) {
-          push(encoder.encode(batch.rows));
+        for await (const batch of encodedBatches(plan, read, after, encoder, signal, readsRows)) {
+          for (const chunk of batch.chunks) push(chunk);
           after = batch.lastKey;
-          pendingRows += batch.rows.length;
+          pendingRows += batch.rows;
           batchesThisSlice += 1;
           if (buffered >= partTarget()) await storePart();
           report();
@@ -219,6 +219,26 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
   } finally {
     // A paused or failed slice keeps its upload for the next slice but frees its handles now.
     if (!completed) await (upload as Upload | null)?.release?.().catch(() => undefined);
+  }
+}
+
+/**
+ * One table's batches as bytes: the source's own CSV when it offers a fast path for this plan
+ * (`Source.copyCsv`, same bytes by contract), else its rows through the encoder.
+ */
+async function* encodedBatches(plan: ExportPlan, read: ReadPlan, after: KeyTuple | null, encoder: Encoder, signal: AbortSignal | undefined, readsRows: boolean): AsyncGenerator<EncodedBatch> {
+  if (!readsRows) return;
+  const options = signal ? { signal } : {};
+  // Plain CSV only: a compressed format must see every byte through its encoder.
+  if (plan.format.name === 'csv' && !plan.format.compression && plan.source.copyCsv) {
+    const copied = await plan.source.copyCsv(read, after, parseCsvOptions(plan.formatOptions), options);
+    if (copied) {
+      yield* copied;
+      return;
+    }
+  }
+  for await (const batch of plan.source.batches(read, after, options)) {
+    yield { chunks: [encoder.encode(batch.rows)], rows: batch.rows.length, lastKey: batch.lastKey };
   }
 }
 

@@ -18,7 +18,8 @@ export interface CsvOptions extends HeaderOptions {
 
 const DEFAULTS: CsvOptions = { delimiter: ',', header: true, newline: '\r\n', bom: false, ...HEADER_DEFAULTS };
 
-function parseCsvOptions(input: Record<string, unknown>): CsvOptions {
+/** Validates CSV options, filling defaults (accepts `tab`, `crlf`, `lf` as names). */
+export function parseCsvOptions(input: Record<string, unknown>): CsvOptions {
   const out: CsvOptions = { ...DEFAULTS };
   const bad = (msg: string): OffloadError => new OffloadError(ErrorCode.BAD_REQUEST, `[offload] [csv] ${msg}`);
   for (const [k, v] of Object.entries(input)) {

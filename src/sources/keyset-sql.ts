@@ -6,8 +6,10 @@ import type { ReadPlan } from './source.js';
 export interface SqlDialect {
   /** Quotes an identifier (already validated against the catalogue). */
   quote(identifier: string): string;
-  /** Placeholder for the n-th (1-based) bound parameter. */
-  placeholder(n: number): string;
+  /** Quotes a table name (schema-qualified where the dialect needs it). Default: `quote`. */
+  relation?(table: string): string;
+  /** Placeholder for the n-th (1-based) bound parameter, compared with `column`. */
+  placeholder(n: number, column: string): string;
   /**
    * Whether `(a, b) > (?, ?)` is used for composite keys; otherwise the expanded
    * `a > ? OR (a = ? AND b > ?)` form, which some planners turn into an index range more reliably.
@@ -20,12 +22,13 @@ export interface SqlQuery {
   params: Value[];
 }
 
-class Params {
+/** Collects bound values in order and hands out the dialect's placeholders for them. */
+export class Params {
   readonly values: Value[] = [];
   constructor(private readonly dialect: SqlDialect) {}
-  add(v: Value): string {
+  add(v: Value, column: string): string {
     this.values.push(v);
-    return this.dialect.placeholder(this.values.length);
+    return this.dialect.placeholder(this.values.length, column);
   }
 }
 
@@ -42,36 +45,43 @@ export function keyPositions(plan: ReadPlan): number[] {
 
 function filterSql(d: SqlDialect, f: Filter, p: Params): string {
   const c = d.quote(f.column);
+  const add = (v: Value): string => p.add(v, f.column);
   switch (f.op) {
-    case 'eq': return `${c} = ${p.add(f.value)}`;
+    case 'eq': return `${c} = ${add(f.value)}`;
     // "not equal" keeps rows where the column is null: that is what people mean by it.
-    case 'neq': return `(${c} <> ${p.add(f.value)} OR ${c} IS NULL)`;
-    case 'gt': return `${c} > ${p.add(f.value)}`;
-    case 'gte': return `${c} >= ${p.add(f.value)}`;
-    case 'lt': return `${c} < ${p.add(f.value)}`;
-    case 'lte': return `${c} <= ${p.add(f.value)}`;
-    case 'in': return `${c} IN (${f.value.map((v) => p.add(v)).join(', ')})`;
-    case 'between': return `${c} BETWEEN ${p.add(f.value[0])} AND ${p.add(f.value[1])}`;
+    case 'neq': return `(${c} <> ${add(f.value)} OR ${c} IS NULL)`;
+    case 'gt': return `${c} > ${add(f.value)}`;
+    case 'gte': return `${c} >= ${add(f.value)}`;
+    case 'lt': return `${c} < ${add(f.value)}`;
+    case 'lte': return `${c} <= ${add(f.value)}`;
+    case 'in': return `${c} IN (${f.value.map(add).join(', ')})`;
+    case 'between': return `${c} BETWEEN ${add(f.value[0])} AND ${add(f.value[1])}`;
     case 'isNull': return `${c} IS NULL`;
     case 'notNull': return `${c} IS NOT NULL`;
   }
 }
 
 function afterSql(d: SqlDialect, key: string[], after: KeyTuple, p: Params): string {
-  if (key.length === 1) return `${d.quote(key[0]!)} > ${p.add(after[0]!)}`;
+  if (key.length === 1) return `${d.quote(key[0]!)} > ${p.add(after[0]!, key[0]!)}`;
   if (d.rowValueComparison) {
-    return `(${key.map((k) => d.quote(k)).join(', ')}) > (${after.map((v) => p.add(v)).join(', ')})`;
+    return `(${key.map((k) => d.quote(k)).join(', ')}) > (${after.map((v, i) => p.add(v, key[i]!)).join(', ')})`;
   }
   const ors: string[] = [];
   for (let i = 0; i < key.length; i++) {
-    const eqs = key.slice(0, i).map((k, j) => `${d.quote(k)} = ${p.add(after[j]!)}`);
-    ors.push([...eqs, `${d.quote(key[i]!)} > ${p.add(after[i]!)}`].join(' AND '));
+    const eqs = key.slice(0, i).map((k, j) => `${d.quote(k)} = ${p.add(after[j]!, k)}`);
+    ors.push([...eqs, `${d.quote(key[i]!)} > ${p.add(after[i]!, key[i]!)}`].join(' AND '));
   }
   return `(${ors.map((o) => `(${o})`).join(' OR ')})`;
 }
 
-function whereSql(d: SqlDialect, plan: ReadPlan, after: KeyTuple | null, p: Params): string {
-  const parts = plan.filters.map((f) => filterSql(d, f, p));
+/** The plan's filter predicates, values added to `p`. */
+export function filterConditions(d: SqlDialect, filters: readonly Filter[], p: Params): string[] {
+  return filters.map((f) => filterSql(d, f, p));
+}
+
+/** ` WHERE filters AND key > after`, or an empty string when there is no condition. */
+export function whereSql(d: SqlDialect, plan: ReadPlan, after: KeyTuple | null, p: Params): string {
+  const parts = filterConditions(d, plan.filters, p);
   if (after) parts.push(afterSql(d, plan.key, after, p));
   return parts.length > 0 ? ` WHERE ${parts.join(' AND ')}` : '';
 }
@@ -82,13 +92,13 @@ export function batchQuery(d: SqlDialect, plan: ReadPlan, after: KeyTuple | null
   const cols = selectedColumns(plan).map((c) => d.quote(c)).join(', ');
   const where = whereSql(d, plan, after, p);
   const order = plan.key.map((k) => d.quote(k)).join(', ');
-  return { sql: `SELECT ${cols} FROM ${d.quote(plan.table)}${where} ORDER BY ${order} LIMIT ${plan.batchSize}`, params: p.values };
+  return { sql: `SELECT ${cols} FROM ${(d.relation ?? d.quote)(plan.table)}${where} ORDER BY ${order} LIMIT ${plan.batchSize}`, params: p.values };
 }
 
 /** `SELECT count(*) FROM t WHERE filters`. */
 export function countQuery(d: SqlDialect, plan: ReadPlan): SqlQuery {
   const p = new Params(d);
-  return { sql: `SELECT count(*) AS n FROM ${d.quote(plan.table)}${whereSql(d, plan, null, p)}`, params: p.values };
+  return { sql: `SELECT count(*) AS n FROM ${(d.relation ?? d.quote)(plan.table)}${whereSql(d, plan, null, p)}`, params: p.values };
 }
 
 /**

@@ -1,19 +1,25 @@
 /** PostgreSQL source over `pg`: exact types, keyset pagination, a per-batch statement timeout, reconnects. */
 import pg from 'pg';
 import { ErrorCode, OffloadError } from '../core/errors.js';
-import type { ColumnInfo, LogicalType, Row, Value } from '../core/types.js';
+import type { ColumnInfo, KeyTuple, LogicalType, Row, Value } from '../core/types.js';
 import { countQuery, keysetBatches, type SqlDialect } from './keyset-sql.js';
+import { copyCsvRanges } from './postgres-copy.js';
 import { dependencyOrder } from './sqlite.js';
-import type { ReadPlan, Source, TableInfo } from './source.js';
+import type { CsvLayout, ReadOptions, ReadPlan, Source, TableInfo } from './source.js';
 
 export interface PostgresSourceOptions {
-  /** `postgres://user:pass@host:5432/db` (`?statement_timeout=ms` is read too). */
+  /** `postgres://user:pass@host:5432/db` (`?statement_timeout=ms` and `?copy=false` are read too). */
   url: string;
   /** Each batch query is cancelled after this long (a retryable SOURCE_TIMEOUT). Default 30,000. */
   statementTimeoutMs?: number;
   /** Connections kept. Default 2. */
   poolSize?: number;
   connectTimeoutMs?: number;
+  /**
+   * CSV exports use `COPY … TO STDOUT` per key range when the plan allows it (same bytes as the
+   * generic path, fewer round trips and no row objects). Default true; `?copy=false` in the URL.
+   */
+  copy?: boolean;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -84,7 +90,7 @@ export function pgError(err: unknown, what: string): OffloadError {
   if (code === '3D000') return new OffloadError(ErrorCode.SOURCE_NOT_FOUND, msg, { cause: err });
   if (code === '42P01') return new OffloadError(ErrorCode.UNKNOWN_TABLE, msg, { cause: err });
   if (code === '42703') return new OffloadError(ErrorCode.UNKNOWN_COLUMN, msg, { cause: err });
-  if (/^(08|57P)/.test(code) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|timeout exceeded when trying to connect|Connection terminated/i.test(`${code} ${e.message}`)) {
+  if (/^(08|57P)/.test(code) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|timeout exceeded when trying to connect|Connection terminated|not queryable/i.test(`${code} ${e.message}`)) {
     return new OffloadError(ErrorCode.SOURCE_UNREACHABLE, msg, { cause: err, retryable: true });
   }
   if (/^22/.test(code)) return new OffloadError(ErrorCode.INVALID_FILTER, msg, { cause: err });
@@ -101,9 +107,16 @@ export function postgresSource(options: PostgresSourceOptions): Source {
   const url = new URL(options.url);
   const timeout = options.statementTimeoutMs ?? Number(url.searchParams.get('statement_timeout') ?? 30_000);
   url.searchParams.delete('statement_timeout');
-  // Session settings in the startup packet, so every pooled connection reads times as ISO UTC;
+  const copyParam = url.searchParams.get('copy');
+  url.searchParams.delete('copy');
+  if (copyParam !== null && !/^(true|false|on|off|1|0)$/i.test(copyParam)) {
+    throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] [postgres] copy must be true or false, got "${copyParam}"`);
+  }
+  const useCopy = options.copy ?? (copyParam === null || /^(true|on|1)$/i.test(copyParam));
+  // Session settings in the startup packet, so every pooled connection reads times as ISO UTC
+  // (and does not spend a JIT compile on a short batch query);
   // options given in the URL (search_path, …) are kept.
-  const sessionOptions = ['-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1', url.searchParams.get('options') ?? ''].join(' ').trim();
+  const sessionOptions = ['-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1 -c jit=off', url.searchParams.get('options') ?? ''].join(' ').trim();
   url.searchParams.delete('options');
   const pool = new pg.Pool({
     connectionString: url.toString(),
@@ -111,7 +124,9 @@ export function postgresSource(options: PostgresSourceOptions): Source {
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     statement_timeout: timeout,
     types: typeParsers,
-    application_name: 'offload',
+    // Shown in pg_stat_activity; `?application_name=` in the URL names one export's connections.
+    application_name: url.searchParams.get('application_name') ?? 'offload',
+    client_encoding: 'UTF8',
     options: sessionOptions,
   });
   // A connection dropped while idle (server restart, pg_terminate_backend) must not crash the
@@ -121,7 +136,8 @@ export function postgresSource(options: PostgresSourceOptions): Source {
   /** Relation SQL (schema-qualified, quoted) for each name `describe` returned. */
   const relations = new Map<string, string>();
   const dialect: SqlDialect = {
-    quote: (id) => relations.get(id) ?? quote(id),
+    quote,
+    relation: (table) => relations.get(table) ?? quote(table),
     placeholder: (n) => `$${n}`,
     rowValueComparison: true,
   };
@@ -185,6 +201,10 @@ export function postgresSource(options: PostgresSourceOptions): Source {
         }
       });
     },
+    ...(useCopy ? {
+      copyCsv: (plan: ReadPlan, after: KeyTuple | null, layout: CsvLayout, opts?: ReadOptions) =>
+        copyCsvRanges({ pool, dialect, fail: pgError, jsonArrayOids: ARRAY_OIDS }, plan, after, layout, opts),
+    } : {}),
     async close() {
       await pool.end();
     },

@@ -35,6 +35,19 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** How CSV records are laid out, for sources that write CSV themselves (`Source.copyCsv`). */
+export interface CsvLayout {
+  delimiter: ',' | ';' | '\t';
+  newline: '\r\n' | '\n';
+}
+
+/** Records a source encoded itself: the bytes of `rows` rows, and the key of the last of them. */
+export interface EncodedBatch {
+  chunks: Uint8Array[];
+  rows: number;
+  lastKey: KeyTuple;
+}
+
 /**
  * A database or file the engine reads from. Implementations page with keyset pagination
  * (`WHERE (k1,k2) > (?,?) ORDER BY k1,k2 LIMIT n`), never OFFSET, and bind every value.
@@ -57,6 +70,12 @@ export interface Source {
    * columns followed by any key columns not among them.
    */
   batches(plan: ReadPlan, after: KeyTuple | null, options?: ReadOptions): AsyncIterable<Batch>;
+  /**
+   * Optional fast path for CSV (PostgreSQL's `COPY … TO STDOUT`): the records strictly after
+   * `after`, header excluded, byte for byte what the CSV format would write for `batches()`.
+   * Resolves null when this plan cannot take the fast path; the engine then uses `batches()`.
+   */
+  copyCsv?(plan: ReadPlan, after: KeyTuple | null, layout: CsvLayout, options?: ReadOptions): Promise<AsyncIterable<EncodedBatch> | null>;
   /** Releases connections and file handles. */
   close(): Promise<void>;
 }

@@ -1,114 +1,112 @@
-/** The source conformance suite: every Source backend exports the same fixture to the same rows, in key order. */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+/** The source conformance suite: every Source backend exports the same fixture to the same rows, in key order, through slices and kill -9. */
 import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExporter, csvFormat, fsStorage, ndjsonFormat, resolveTable } from '../../src/index.js';
+import { createExporter, csvFormat, fsStorage, resolveTable, runSlice, type Checkpoint } from '../../src/index.js';
 import { OffloadError } from '../../src/core/errors.js';
 import type { Source } from '../../src/sources/source.js';
+import { exportWithKills } from '../helpers/kill-resume.js';
 import { tempDir } from '../helpers/sqlite-fixture.js';
+import { COLUMNS, csvFields, expectCsvRows, expectNdjsonLines, FIXTURE_ROWS, mapRows, ndjsonLine, pairOrder, PAIR_COLUMNS, sha256File } from './fixture.js';
 
-/** One fixture row: values every dialect stores and renders the same way. */
-export interface FixtureRow { id: number; big: bigint; amount: number; label: string | null; data: Buffer | null; grp: string; seq: number }
-
-export const FIXTURE_ROWS = 3000;
-const TEXTS = ['plain', 'comma, inside', 'quote " inside', 'line\nbreak', 'crlf\r\nbreak', 'ünïcødé 陈 🚀', '', ' padded ', "it's"];
-
-export function fixtureRows(n = FIXTURE_ROWS): FixtureRow[] {
-  return Array.from({ length: n }, (_, k) => {
-    const id = k + 1;
-    return {
-      id,
-      big: id % 4 === 0 ? 9007199254740993n + BigInt(id) : id % 4 === 1 ? -9223372036854775807n + BigInt(id) : BigInt(id * 1000),
-      amount: (id % 1000) / 8,
-      label: id % 13 === 0 ? null : `${TEXTS[id % TEXTS.length]!}#${id}`,
-      data: id % 7 === 0 ? null : Buffer.from([id % 256, 0, 255, 10, 13, 34]),
-      grp: ['a', 'b', 'c'][id % 3]!,
-      seq: Math.floor(id / 3),
-    };
-  });
-}
+export { FIXTURE_ROWS, fixtureRow, type FixtureRow } from './fixture.js';
 
 export interface SourceBackend {
   name: string;
-  /** Creates `conf_items` (id PK, big int64, amount double, label text, data blob, grp text, seq int) and `conf_pairs` (grp, seq) PK, loads `rows`, returns a source URL. */
-  load(rows: FixtureRow[]): Promise<string>;
+  /**
+   * Creates `conf_items` (id PK, big int64, amount double, dec decimal(20,4) (text in SQLite),
+   * label text, data blob, ts UTC timestamp, day date, uid uuid/char(36), grp text, seq int) and
+   * `conf_pairs` (grp, seq) PK with id, loads rows 1..n of the fixture in bulk, returns a source URL.
+   */
+  load(n: number): Promise<string>;
   open(url: string): Promise<Source>;
   /** Source URLs that must fail, with the code they fail with. */
   badUrls: [string, string][];
   cleanup?(): Promise<void>;
 }
 
-const COLUMNS = ['id', 'big', 'amount', 'label', 'data', 'grp', 'seq'];
-const expectedCsv = (r: FixtureRow): string[] => [String(r.id), String(r.big), String(r.amount), r.label ?? '', r.data ? r.data.toString('base64') : '', r.grp, String(r.seq)];
+const LONG = 900_000;
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 export function testSource(backend: SourceBackend): void {
-  describe(`Source conformance: ${backend.name}`, () => {
-    const rows = fixtureRows();
+  describe(`Source conformance: ${backend.name} (${FIXTURE_ROWS.toLocaleString('en-US')} rows)`, () => {
+    const n = FIXTURE_ROWS;
     let url: string;
     let source: Source;
-    let dir: string;
+    const dir = tempDir('offload-src-');
+    const timings: string[] = [];
+    const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const out = await f();
+      timings.push(`${what} ${seconds(performance.now() - t0)}`);
+      return out;
+    };
+    // Small fixtures finish quickly: smaller parts keep several checkpoints per run to kill between.
+    const partSize = n >= 200_000 ? '256KiB' : '32KiB';
+
     beforeAll(async () => {
-      url = await backend.load(rows);
+      url = await timed(`load`, () => backend.load(n));
       source = await backend.open(url);
-      dir = tempDir('offload-src-');
-    });
+    }, LONG);
     afterAll(async () => {
       await source?.close();
       await backend.cleanup?.();
-    });
+      console.log(`[conformance] ${backend.name}, ${n.toLocaleString('en-US')} rows: ${timings.join('; ')}`);
+    }, LONG);
 
-    const run = async (key: string, format = csvFormat, opts: { sliceMs?: number; table?: string; columns?: string[]; filters?: never[] } = {}) => {
-      const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 211, partSize: 16 * 1024 });
-      const out = await exporter.run({ source, tables: [{ table: opts.table ?? 'conf_items', ...(opts.columns ? { columns: opts.columns } : {}), ...(opts.filters ? { filters: opts.filters } : {}) }], format, key, ...(opts.sliceMs !== undefined ? { sliceMs: opts.sliceMs } : {}) });
-      expect(out.status).toBe('succeeded');
-      return readFileSync(join(dir, key));
-    };
-
-    it('exports exactly the fixture rows in key order as CSV', async () => {
-      const bytes = await run('items.csv');
-      const records = parse(bytes, { relax_column_count: false }) as string[][];
-      expect(records[0]).toEqual(COLUMNS);
-      expect(records.length - 1).toBe(rows.length);
-      rows.forEach((r, i) => {
-        const got = records[i + 1]!;
-        if (got.join('\u0001') !== expectedCsv(r).join('\u0001')) expect(got).toEqual(expectedCsv(r));
+    it('exports exactly the fixture rows in key order as CSV, across many slices', async () => {
+      const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 500, partSize: 64 * 1024 });
+      const plan = await exporter.plan({ source, tables: [{ table: 'conf_items' }], format: csvFormat, key: 'sliced.csv' });
+      let checkpoint: Checkpoint | null = null;
+      let slices = 0;
+      await timed('CSV in slices', async () => {
+        for (;;) {
+          slices += 1;
+          const r = await runSlice(plan, { checkpoint, sink: { save: async (cp) => void (checkpoint = cp) }, deadline: Date.now() + 5 });
+          if (r.done) break;
+          checkpoint = r.checkpoint;
+        }
       });
-    });
+      timings.push(`(${slices} slices)`);
+      expect(slices).toBeGreaterThanOrEqual(10);
+      expect(await expectCsvRows(join(dir, 'sliced.csv'), COLUMNS, mapRows(n, csvFields))).toBe(n);
+    }, LONG);
 
-    it('exports the same rows as NDJSON with exact big integers', async () => {
-      const lines = (await run('items.ndjson', ndjsonFormat)).toString('utf8').trimEnd().split('\n');
-      expect(lines).toHaveLength(rows.length);
-      lines.forEach((line, i) => {
-        const r = rows[i]!;
-        const o = JSON.parse(line) as Record<string, unknown>;
-        expect(Object.keys(o)).toEqual(COLUMNS);
-        const safe = r.big <= BigInt(Number.MAX_SAFE_INTEGER) && r.big >= BigInt(Number.MIN_SAFE_INTEGER);
-        expect(o.big).toEqual(safe ? Number(r.big) : r.big.toString());
-        expect(o.label).toEqual(r.label);
-        expect(o.data).toEqual(r.data ? r.data.toString('base64') : null);
-      });
-    });
+    const cli = (format: string, out: string): string[] =>
+      ['export', '--from', url, '--table', 'conf_items', '--format', format, '--out', join(dir, out), '--quiet', '--batch-size', '2000', '--part-size', partSize, '--slice-ms', '500'];
 
-    it('gives the same bytes across many slices', async () => {
-      const one = createHash('sha256').update(await run('one.csv')).digest('hex');
-      const many = createHash('sha256').update(await run('many.csv', csvFormat, { sliceMs: 1 })).digest('hex');
-      expect(many).toBe(one);
-    });
+    it('ends byte-identical after kill -9 of the exporting CLI and --resume (CSV)', async () => {
+      const out = join(dir, 'killed.csv');
+      const r = await timed('CSV with kill -9', () => exportWithKills(cli('csv', 'killed.csv'), out, 2));
+      timings.push(`(${r.kills} kills)`);
+      expect(r.kills).toBeGreaterThanOrEqual(1);
+      expect(existsSync(`${out}.offload-checkpoint.json`)).toBe(false);
+      expect(await sha256File(out)).toBe(await sha256File(join(dir, 'sliced.csv')));
+    }, LONG);
+
+    it('exports exactly the fixture rows as NDJSON after kill -9 and --resume', async () => {
+      const out = join(dir, 'killed.ndjson');
+      const r = await timed('NDJSON with kill -9', () => exportWithKills(cli('ndjson', 'killed.ndjson'), out, 2));
+      timings.push(`(${r.kills} kills)`);
+      expect(r.kills).toBeGreaterThanOrEqual(1);
+      expect(await expectNdjsonLines(out, mapRows(n, ndjsonLine))).toBe(n);
+    }, LONG);
 
     it('pages a composite key in order', async () => {
-      const records = parse(await run('pairs.csv', csvFormat, { table: 'conf_pairs' }), { from_line: 2 }) as string[][];
-      const expected = rows.map((r) => [r.grp, String(r.seq), String(r.id)]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : Number(a[1]) - Number(b[1])));
-      expect(records).toEqual(expected);
-    });
+      const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 997, partSize: 1024 * 1024 });
+      await timed('composite key CSV', () => exporter.run({ source, tables: [{ table: 'conf_pairs' }], format: csvFormat, key: 'pairs.csv' }));
+      const expected = mapRows(n, (r) => [r.grp, String(r.seq), String(r.id)], pairOrder(n));
+      expect(await expectCsvRows(join(dir, 'pairs.csv'), PAIR_COLUMNS, expected)).toBe(n);
+    }, LONG);
 
     it('applies filters with bound parameters', async () => {
-      const filters = [{ column: 'grp', op: 'eq', value: 'b' }, { column: 'id', op: 'between', value: ['100', '200'] }] as never[];
-      const records = parse(await run('filtered.csv', csvFormat, { columns: ['id', 'grp'], filters }), { from_line: 2 }) as string[][];
-      expect(records).toEqual(rows.filter((r) => r.grp === 'b' && r.id >= 100 && r.id <= 200).map((r) => [String(r.id), 'b']));
+      const filters = [{ column: 'grp', op: 'eq', value: 'b' }, { column: 'id', op: 'between', value: ['100', '2000'] }, { column: 'label', op: 'neq', value: "x' OR '1'='1" }] as never[];
+      const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 211 });
+      await exporter.run({ source, tables: [{ table: 'conf_items', columns: ['id', 'grp', 'ts'], filters }], format: csvFormat, key: 'filtered.csv' });
+      const ids = Array.from({ length: 1901 }, (_, i) => 100 + i).filter((id) => id % 3 === 1);
+      const got = await expectCsvRows(join(dir, 'filtered.csv'), ['id', 'grp', 'ts'], mapRows(n, (r) => [String(r.id), r.grp, r.ts ?? ''], ids));
       const { read } = await resolveTable(source, { table: 'conf_items', filters });
-      expect(await source.count(read)).toBe(records.length);
+      expect(await source.count(read)).toBe(got);
     });
 
     it('rejects unknown tables and columns with stable codes', async () => {
@@ -132,3 +130,4 @@ export function testSource(backend: SourceBackend): void {
     });
   });
 }
+

@@ -1,5 +1,5 @@
 /** PostgreSQL: every type comes out exact (int8, numeric, times in ISO UTC, json, bytea, arrays, enums), views, partitions, lost connections. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,9 @@ describe.runIf(up)('postgres types and shapes', () => {
   let admin: pg.Client;
   let source: Source;
   const dir = tempDir('offload-pgt-');
-  const url = `${SERVICES.postgres.url}?options=-c%20search_path%3D${schema}`;
+  // Its own application_name, so terminating "our" backends spares every other test's connections.
+  const app = `pc_types_${process.pid}`;
+  const url = `${SERVICES.postgres.url}?options=-c%20search_path%3D${schema}&application_name=${app}`;
   beforeAll(async () => {
     admin = new pg.Client({ connectionString: SERVICES.postgres.url });
     await admin.connect();
@@ -88,14 +90,16 @@ describe.runIf(up)('postgres types and shapes', () => {
     expect((await runCli(args('big-ref.csv'))).code).toBe(0);
     let killed = 0;
     const killer = setInterval(() => {
-      void admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'offload' AND pid <> pg_backend_pid()")
+      void admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [app])
         .then((r) => { killed += r.rowCount ?? 0; });
     }, 150);
     let result = await runCli(args('big.csv'));
     let tries = 0;
     while (result.code !== 0 && tries++ < 50) {
       expect(result.stderr).toMatch(/SOURCE_UNREACHABLE/);
-      result = await runCli([...args('big.csv'), '--resume']);
+      // A run cut off while still planning has recorded nothing yet: it starts over instead.
+      const recorded = existsSync(`${join(dir, 'big.csv')}.offload-checkpoint.json`);
+      result = await runCli([...args('big.csv'), ...(recorded ? ['--resume'] : [])]);
       if (tries === 3) clearInterval(killer);
     }
     clearInterval(killer);
