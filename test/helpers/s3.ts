@@ -19,6 +19,8 @@ export interface TestS3 {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** Environment for a child process using this endpoint (SDK default credential chain). */
   env: Record<string, string>;
+  /** Answers the next `count` requests matching `when` with an S3 error instead of serving them. */
+  fail(when: (r: S3Request) => boolean, count: number, status?: number, code?: string): void;
   /** UploadPart calls per `key#partNumber`. */
   partUploads(): Map<string, number>;
   close(): Promise<void>;
@@ -41,11 +43,21 @@ export async function startS3(bucket = 'exports'): Promise<TestS3> {
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: process.env.OFFLOAD_S3RVER_LOG !== '1', directory, configureBuckets: [{ name: bucket, configs: [] }] });
   const requests: S3Request[] = [];
   const uploadsDir = (b: string): string => join(directory, b, '._S3rver_uploads');
+  const faults: { when: (r: S3Request) => boolean; left: number; status: number; code: string }[] = [];
 
   const extra: KoaMiddleware = async (ctx, next) => {
     const [, b = '', ...rest] = ctx.path.split('/');
     const key = decodeURIComponent(rest.join('/'));
-    requests.push({ method: ctx.method, bucket: b, key, query: { ...ctx.query } });
+    const request = { method: ctx.method, bucket: b, key, query: { ...ctx.query } };
+    requests.push(request);
+    const fault = faults.find((f) => f.left > 0 && f.when(request));
+    if (fault) {
+      fault.left -= 1;
+      ctx.status = fault.status;
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by the test</Message></Error>`;
+      return;
+    }
     if (ctx.method === 'GET' && key === '' && 'uploads' in ctx.query) {
       // ListMultipartUploads (one page; tests keep few uploads)
       const prefix = ctx.query.prefix ?? '';
@@ -86,6 +98,9 @@ export async function startS3(bucket = 'exports'): Promise<TestS3> {
     requests,
     credentials,
     env: { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: 'us-east-1' },
+    fail(when, count, status = 500, code = 'InternalError') {
+      faults.push({ when, left: count, status, code });
+    },
     partUploads() {
       const m = new Map<string, number>();
       for (const r of requests) {
