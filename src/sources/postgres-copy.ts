@@ -229,14 +229,27 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
   const settings = new Params(copyDialect);
   const filterSql = filterConditions(copyDialect, plan.filters, settings);
   const keys = plan.key.map((k) => ctx.dialect.quote(k));
-  const keyRow = keys.length === 1 ? keys[0]! : `(${keys.join(', ')})`;
-  const bound = (key: KeyTuple): string => {
-    const lits = key.map((v, i) => keyLiteral(v, type(plan.key[i]!).castType));
-    return lits.length === 1 ? lits[0]! : `(${lits.join(', ')})`;
+  const literal = (v: Value, i: number): string => keyLiteral(v, type(plan.key[i]!).castType);
+  const row = (items: string[]): string => (items.length === 1 ? items[0]! : `(${items.join(', ')})`);
+  /**
+   * `key > lower AND key <= upper`. Key columns on which both bounds agree become equalities and
+   * the rest is compared as a row: before PostgreSQL 18 a btree scan stops at a row comparison's
+   * upper bound only on its first column, so `(a, b) <= ('x', 9)` would read on through all of 'x'.
+   */
+  const rangeSql = (lower: KeyTuple | null, upper: KeyTuple): string[] => {
+    let same = 0;
+    while (lower && same < keys.length - 1 && valueText(lower[same]!) === valueText(upper[same]!)) same += 1;
+    const rest = keys.slice(same);
+    const at = (key: KeyTuple): string => row(key.slice(same).map((v, j) => literal(v, same + j)));
+    return [
+      ...keys.slice(0, same).map((k, i) => `${k} = ${literal(upper[i]!, i)}`),
+      ...(lower ? [`${row(rest)} > ${at(lower)}`] : []),
+      `${row(rest)} <= ${at(upper)}`,
+    ];
   };
   const copyOptions = `FORMAT csv, DELIMITER ${DELIMITER_SQL[layout.delimiter]}`;
   const copySql = (lower: KeyTuple | null, upper: KeyTuple): string => {
-    const where = [...filterSql, ...(lower ? [`${keyRow} > ${bound(lower)}`] : []), `${keyRow} <= ${bound(upper)}`];
+    const where = [...filterSql, ...rangeSql(lower, upper)];
     // ORDER BY names the table's columns through the alias: a bare name would mean the rendered text column.
     return `COPY (SELECT ${exprs.join(', ')} FROM ${relation} AS offload_src WHERE ${where.join(' AND ')} ORDER BY ${keys.map((k) => `offload_src.${k}`).join(', ')}) TO STDOUT WITH (${copyOptions})`;
   };
