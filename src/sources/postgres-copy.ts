@@ -117,11 +117,11 @@ function renderSql(c: string, type: ColumnType, jsonArrayOids: ReadonlySet<numbe
     // Arrays the generic path turns into JSON: booleans and small integers stay JSON values,
     // int8 and the string-like types become JSON strings (escaping is the same as JSON.stringify).
     case 1000: case 1005: case 1007: case 1014: return `array_to_json(${c})::text`;
-    case 1009: case 1015: case 1016: case 1183: case 1270: case 2951: return `array_to_json(${c}::text[])::text`;
+    case 1009: case 1015: case 1016: case 1182: case 1183: case 1231: case 1270: case 2951: return `array_to_json(${c}::text[])::text`;
     default:
-      // Other JSON-parsed arrays (floats, numerics, times, intervals, bytea, json) are re-serialised
-      // by JavaScript in ways SQL cannot reproduce exactly.
-      if (jsonArrayOids.has(type.oid)) return null;
+      // Other arrays (floats, timestamps, intervals, bytea, json, enums, …) become JSON whose
+      // elements SQL would render differently: those exports take the generic path.
+      if (jsonArrayOids.has(type.oid) || type.category === 'A') return null;
       return `NULLIF(concat(${c}), '')`; // the type's output function (::text would trim char(n), add inet's netmask)
   }
 }
