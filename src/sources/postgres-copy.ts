@@ -271,6 +271,7 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
       throw ctx.fail(err, `read "${plan.table}"`);
     }
     let broken: Error | undefined;
+    let next: Promise<{ batch: EncodedBatch; final: boolean } | null> | null = null;
     // The connection is held across yields; if the server drops it meanwhile, the driver emits
     // 'error' on it (a crash without a listener). The next query then fails, and is mapped.
     let lost: Error | undefined;
@@ -280,18 +281,30 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
       for (let i = 0; i < settings.values.length; i++) {
         await client.query('SELECT set_config($1, $2, false)', [`offload.p${i + 1}`, valueText(settings.values[i]!)]);
       }
-      let lower = after;
-      for (;;) {
+      /** One range after `lower`: its bounds, then its records; null when no row is left. */
+      const fetchRange = async (lower: KeyTuple | null): Promise<{ batch: EncodedBatch; final: boolean } | null> => {
         signal?.throwIfAborted();
         let upper = (await client.query(keyQuery(lower, 'nth'))).rows[0] as KeyTuple | undefined;
         // Fewer than batchSize rows remain: the last range ends at the last key.
         const final = !upper;
         upper ??= (await client.query(keyQuery(lower, 'last'))).rows[0] as KeyTuple | undefined;
-        if (!upper) break;
+        if (!upper) return null;
         const range = await copyRange(client, copySql(lower, upper), layout, signal);
-        yield { chunks: range.chunks, rows: range.rows, lastKey: upper };
-        lower = upper;
-        if (final) break;
+        return { batch: { chunks: range.chunks, rows: range.rows, lastKey: upper }, final };
+      };
+      // The next range is read while the engine encodes and stores this one, so the server does
+      // not wait for the client (at most two ranges are held).
+      next = fetchRange(after);
+      for (;;) {
+        const current = await next;
+        next = null;
+        if (!current) break;
+        if (!current.final) {
+          next = fetchRange(current.batch.lastKey);
+          next.catch(() => undefined); // awaited on the next turn or in finally; not unhandled meanwhile
+        }
+        yield current.batch;
+        if (current.final) break;
       }
     } catch (err) {
       // A connection that failed or was left inside a COPY is not given back to the pool.
@@ -299,7 +312,9 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
       if (signal?.aborted) throw err;
       throw ctx.fail(lost ?? err, `read "${plan.table}"`);
     } finally {
-      // Also when the consumer stops early (a slice's deadline): the pooled connection keeps no filter values.
+      // The consumer stopped early (a slice's deadline): let the range being read finish first.
+      if (next) await (next as Promise<unknown>).catch((err: unknown) => void (broken ??= err instanceof Error ? err : new Error(String(err))));
+      // Also when the consumer stops early: the pooled connection keeps no filter values.
       broken ??= lost;
       if (!broken && settings.values.length > 0) {
         await client.query(settings.values.map((_, i) => `RESET offload.p${i + 1}`).join('; ')).catch((err: unknown) => {
