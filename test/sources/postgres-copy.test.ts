@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExporter, csvFormat, fsStorage } from '../../src/index.js';
+import { createExporter, csvFormat, fsStorage, resolveTable } from '../../src/index.js';
 import type { Filter } from '../../src/core/types.js';
 import { CrlfWriter } from '../../src/sources/postgres-copy.js';
 import { postgresSource } from '../../src/sources/postgres.js';
@@ -190,6 +190,27 @@ describe.runIf(up)('postgres COPY fast path', () => {
     const enums = await exportCsv(copying.source, 'enum_array');
     expect(enums.toString('utf8')).toBe('id,ma\r\n1,"[""sad"",""happy""]"\r\n2,[]\r\n');
     expect(copying.used).toEqual([false, false, false]);
+  });
+
+  it('stops mid-COPY on abort, stores what it has, and resumes at a range boundary to the same bytes', async () => {
+    const reference = await exportCsv(generic.source, 'bykey', {}, { batchSize: 50 });
+    const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 50, partSize: 1024 });
+    const controller = new AbortController();
+    copying.used.length = 0;
+    const first = await exporter.run({
+      source: copying.source, tables: [{ table: 'bykey' }], format: csvFormat, key: 'aborted.csv', signal: controller.signal,
+      onProgress: (p) => { if (p.rows >= 1000) controller.abort(); },
+    });
+    expect(first.status).toBe('interrupted');
+    const checkpoint = first.status === 'interrupted' ? first.checkpoint : null;
+    expect(checkpoint?.rows).toBeGreaterThanOrEqual(1000);
+    expect(checkpoint!.rows % 50).toBe(0); // whole ranges only
+    const second = await exporter.run({ source: copying.source, tables: [{ table: 'bykey' }], format: csvFormat, key: 'aborted.csv', checkpoint });
+    expect(second.status).toBe('succeeded');
+    expect(copying.used.every(Boolean)).toBe(true);
+    expect(readFileSync(join(dir, 'aborted.csv')).equals(reference)).toBe(true);
+    // The connection came back to the pool in a usable state.
+    expect(await copying.source.count((await resolveTable(copying.source, { table: 'bykey' })).read)).toBe(3000);
   });
 
   it('can be turned off in the source URL', async () => {
