@@ -1,5 +1,5 @@
 /** MariaDB: the export's connections are KILLed from another session mid-export; the export reconnects and resumes to a byte-identical file. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ describe.runIf(up)('MariaDB lost connection', () => {
   afterAll(async () => {
     await admin?.query(`DROP DATABASE IF EXISTS ${db}`);
     await admin?.end();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('KILL of the CLI export\'s connection: SOURCE_UNREACHABLE, then --resume ends byte-identical', async () => {

@@ -1,5 +1,5 @@
 /** MariaDB/MySQL: exact BIGINT and DECIMAL, DATETIME and UTC TIMESTAMP, JSON as text, BLOB, TINYINT(1), null; the per-batch time limit. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,7 @@ describe.runIf(up)('MariaDB types', () => {
     await source?.close();
     await admin?.query(`DROP DATABASE IF EXISTS ${db}`);
     await admin?.end();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const exportTo = async (key: string, format = ndjsonFormat): Promise<string> => {

@@ -1,5 +1,5 @@
 /** PostgreSQL COPY fast path: the same bytes as the generic path for every type and CSV layout, filters kept out of the SQL, fallbacks. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,7 @@ describe.runIf(up)('postgres COPY fast path', () => {
     await generic.source.close();
     await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin?.end();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   let n = 0;
