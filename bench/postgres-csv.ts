@@ -11,7 +11,15 @@ const URL = process.env.OFFLOAD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5
 export async function postgresCsv(rows: number): Promise<ComparisonResult> {
   const table = process.env.OFFLOAD_BENCH_PG_TABLE ?? `offload_bench_events_${rows}`;
   const client = new pg.Client({ connectionString: URL });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    return {
+      id: 'postgres-csv', title: 'PostgreSQL → CSV', rows, reference: 'psql \\copy', measurements: [], targets: [],
+      notes: [`Skipped: no PostgreSQL at ${URL} (${(err as Error).message}); set OFFLOAD_BENCH_PG_URL.`],
+    };
+  }
   try {
     const exists = (await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [table])).rows[0] as { ok: boolean };
     if (!exists.ok) {

@@ -189,7 +189,7 @@ const DELIMITER_SQL: Record<CsvLayout['delimiter'], string> = { ',': `','`, ';':
 
 /**
  * Prepares a COPY export of `plan` after `after`, or returns null when the plan cannot take it
- * (see README "PostgreSQL and MySQL sources"): a single exported column (COPY quotes a lone `\.`),
+ * (README, "The COPY path"): a single exported column (COPY quotes a lone `\.`),
  * a column type without an exact SQL rendering, a key that is an array, a null filter value.
  *
  * Each range: an indexed, parameterised query finds the key of the range's last row (the
