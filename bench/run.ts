@@ -1,6 +1,7 @@
 /** `npm run bench` / `npm run bench:quick`: runs every comparison and writes BENCHMARKS.md and bench/results.json. */
 import { join } from 'node:path';
 import { writeReport, type ComparisonResult } from './report.js';
+import { postgresCsv } from './postgres-csv.js';
 import { resumeCost } from './resume-cost.js';
 import { BENCH_DIR } from './setup.js';
 import { sqliteCsv } from './sqlite-csv.js';
@@ -8,13 +9,15 @@ import { xlsxComparison } from './xlsx.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const sizes = quick ? { sqlite: 500_000, xlsx: 100_000 } : { sqlite: 5_000_000, xlsx: 480_000 };
+const sizes = quick ? { sqlite: 500_000, xlsx: 100_000, postgres: 500_000 } : { sqlite: 5_000_000, xlsx: 480_000, postgres: 5_000_000 };
 
 type Step = { id: string; run: () => Promise<ComparisonResult> };
 const steps: Step[] = [
   { id: 'sqlite-csv', run: () => sqliteCsv(sizes.sqlite) },
   { id: 'xlsx', run: () => xlsxComparison(sizes.xlsx) },
   { id: 'resume-cost', run: () => resumeCost(join(BENCH_DIR, `hr-${sizes.sqlite}.db`), sizes.sqlite) },
+  // Needs a PostgreSQL server: OFFLOAD_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test).
+  { id: 'postgres-csv', run: () => postgresCsv(sizes.postgres) },
 ];
 
 const results: ComparisonResult[] = [];

@@ -100,6 +100,7 @@ export function mysqlSource(options: MysqlSourceOptions): Source {
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
+    // JSON documents as their text (MariaDB's JSON columns would otherwise arrive parsed, big numbers rounded).
     jsonStrings: true,
     timezone: 'Z',
     typeCast,

@@ -117,11 +117,11 @@ function renderSql(c: string, type: ColumnType, jsonArrayOids: ReadonlySet<numbe
     // Arrays the generic path turns into JSON: booleans and small integers stay JSON values,
     // int8 and the string-like types become JSON strings (escaping is the same as JSON.stringify).
     case 1000: case 1005: case 1007: case 1014: return `array_to_json(${c})::text`;
-    case 1009: case 1015: case 1016: case 1183: case 1270: case 2951: return `array_to_json(${c}::text[])::text`;
+    case 1009: case 1015: case 1016: case 1182: case 1183: case 1231: case 1270: case 2951: return `array_to_json(${c}::text[])::text`;
     default:
-      // Other JSON-parsed arrays (floats, numerics, times, intervals, bytea, json) are re-serialised
-      // by JavaScript in ways SQL cannot reproduce exactly.
-      if (jsonArrayOids.has(type.oid)) return null;
+      // Other arrays (floats, timestamps, intervals, bytea, json, enums, …) become JSON whose
+      // elements SQL would render differently: those exports take the generic path.
+      if (jsonArrayOids.has(type.oid) || type.category === 'A') return null;
       return `NULLIF(concat(${c}), '')`; // the type's output function (::text would trim char(n), add inet's netmask)
   }
 }
@@ -189,7 +189,7 @@ const DELIMITER_SQL: Record<CsvLayout['delimiter'], string> = { ',': `','`, ';':
 
 /**
  * Prepares a COPY export of `plan` after `after`, or returns null when the plan cannot take it
- * (see README "PostgreSQL and MySQL sources"): a single exported column (COPY quotes a lone `\.`),
+ * (README, "The COPY path"): a single exported column (COPY quotes a lone `\.`),
  * a column type without an exact SQL rendering, a key that is an array, a null filter value.
  *
  * Each range: an indexed, parameterised query finds the key of the range's last row (the
@@ -229,14 +229,27 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
   const settings = new Params(copyDialect);
   const filterSql = filterConditions(copyDialect, plan.filters, settings);
   const keys = plan.key.map((k) => ctx.dialect.quote(k));
-  const keyRow = keys.length === 1 ? keys[0]! : `(${keys.join(', ')})`;
-  const bound = (key: KeyTuple): string => {
-    const lits = key.map((v, i) => keyLiteral(v, type(plan.key[i]!).castType));
-    return lits.length === 1 ? lits[0]! : `(${lits.join(', ')})`;
+  const literal = (v: Value, i: number): string => keyLiteral(v, type(plan.key[i]!).castType);
+  const row = (items: string[]): string => (items.length === 1 ? items[0]! : `(${items.join(', ')})`);
+  /**
+   * `key > lower AND key <= upper`. Key columns on which both bounds agree become equalities and
+   * the rest is compared as a row: before PostgreSQL 18 a btree scan stops at a row comparison's
+   * upper bound only on its first column, so `(a, b) <= ('x', 9)` would read on through all of 'x'.
+   */
+  const rangeSql = (lower: KeyTuple | null, upper: KeyTuple): string[] => {
+    let same = 0;
+    while (lower && same < keys.length - 1 && valueText(lower[same]!) === valueText(upper[same]!)) same += 1;
+    const rest = keys.slice(same);
+    const at = (key: KeyTuple): string => row(key.slice(same).map((v, j) => literal(v, same + j)));
+    return [
+      ...keys.slice(0, same).map((k, i) => `${k} = ${literal(upper[i]!, i)}`),
+      ...(lower ? [`${row(rest)} > ${at(lower)}`] : []),
+      `${row(rest)} <= ${at(upper)}`,
+    ];
   };
   const copyOptions = `FORMAT csv, DELIMITER ${DELIMITER_SQL[layout.delimiter]}`;
   const copySql = (lower: KeyTuple | null, upper: KeyTuple): string => {
-    const where = [...filterSql, ...(lower ? [`${keyRow} > ${bound(lower)}`] : []), `${keyRow} <= ${bound(upper)}`];
+    const where = [...filterSql, ...rangeSql(lower, upper)];
     // ORDER BY names the table's columns through the alias: a bare name would mean the rendered text column.
     return `COPY (SELECT ${exprs.join(', ')} FROM ${relation} AS offload_src WHERE ${where.join(' AND ')} ORDER BY ${keys.map((k) => `offload_src.${k}`).join(', ')}) TO STDOUT WITH (${copyOptions})`;
   };
@@ -258,6 +271,7 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
       throw ctx.fail(err, `read "${plan.table}"`);
     }
     let broken: Error | undefined;
+    let next: Promise<{ batch: EncodedBatch; final: boolean } | null> | null = null;
     // The connection is held across yields; if the server drops it meanwhile, the driver emits
     // 'error' on it (a crash without a listener). The next query then fails, and is mapped.
     let lost: Error | undefined;
@@ -267,18 +281,30 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
       for (let i = 0; i < settings.values.length; i++) {
         await client.query('SELECT set_config($1, $2, false)', [`offload.p${i + 1}`, valueText(settings.values[i]!)]);
       }
-      let lower = after;
-      for (;;) {
+      /** One range after `lower`: its bounds, then its records; null when no row is left. */
+      const fetchRange = async (lower: KeyTuple | null): Promise<{ batch: EncodedBatch; final: boolean } | null> => {
         signal?.throwIfAborted();
         let upper = (await client.query(keyQuery(lower, 'nth'))).rows[0] as KeyTuple | undefined;
         // Fewer than batchSize rows remain: the last range ends at the last key.
         const final = !upper;
         upper ??= (await client.query(keyQuery(lower, 'last'))).rows[0] as KeyTuple | undefined;
-        if (!upper) break;
+        if (!upper) return null;
         const range = await copyRange(client, copySql(lower, upper), layout, signal);
-        yield { chunks: range.chunks, rows: range.rows, lastKey: upper };
-        lower = upper;
-        if (final) break;
+        return { batch: { chunks: range.chunks, rows: range.rows, lastKey: upper }, final };
+      };
+      // The next range is read while the engine encodes and stores this one, so the server does
+      // not wait for the client (at most two ranges are held).
+      next = fetchRange(after);
+      for (;;) {
+        const current = await next;
+        next = null;
+        if (!current) break;
+        if (!current.final) {
+          next = fetchRange(current.batch.lastKey);
+          next.catch(() => undefined); // awaited on the next turn or in finally; not unhandled meanwhile
+        }
+        yield current.batch;
+        if (current.final) break;
       }
     } catch (err) {
       // A connection that failed or was left inside a COPY is not given back to the pool.
@@ -286,7 +312,9 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
       if (signal?.aborted) throw err;
       throw ctx.fail(lost ?? err, `read "${plan.table}"`);
     } finally {
-      // Also when the consumer stops early (a slice's deadline): the pooled connection keeps no filter values.
+      // The consumer stopped early (a slice's deadline): let the range being read finish first.
+      if (next) await (next as Promise<unknown>).catch((err: unknown) => void (broken ??= err instanceof Error ? err : new Error(String(err))));
+      // Also when the consumer stops early: the pooled connection keeps no filter values.
       broken ??= lost;
       if (!broken && settings.values.length > 0) {
         await client.query(settings.values.map((_, i) => `RESET offload.p${i + 1}`).join('; ')).catch((err: unknown) => {

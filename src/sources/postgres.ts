@@ -37,29 +37,65 @@ const bytea = (s: string): Uint8Array => Buffer.from(s.slice(2), 'hex');
 
 const OID = { bool: 16, bytea: 17, int8: 20, int2: 21, int4: 23, oid: 26, json: 114, float4: 700, float8: 701, date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, interval: 1186, timetz: 1266, numeric: 1700, uuid: 2950, jsonb: 3802 } as const;
 
-/** Our parsers: exact numbers, ISO times, bytes; arrays become JSON text; everything else stays text. */
-const typeParsers = {
-  getTypeParser(oid: number, format?: string): (s: string) => unknown {
-    void format;
-    switch (oid) {
-      case OID.bool: return (s) => s === 't';
-      case OID.int2: case OID.int4: case OID.oid: return Number;
-      case OID.int8: return parseInt8;
-      case OID.float4: case OID.float8: return Number;
-      case OID.timestamptz: return tstz;
-      case OID.timestamp: return ts;
-      case OID.bytea: return bytea;
-      default: {
-        const arrayParser = pg.types.getTypeParser(oid, 'text') as (s: string) => unknown;
-        // pg-types knows array types; turn them into JSON text so no element is rounded.
-        return ARRAY_OIDS.has(oid) ? (s: string) => JSON.stringify(arrayParser(s)) : (s: string) => s;
-      }
-    }
-  },
-};
+/** pg-types' parser for text[]: nested arrays of element text (or null), quoting and escapes undone. */
+const TEXT_ARRAY: number = 1009;
+const parseTextArray = pg.types.getTypeParser(TEXT_ARRAY, 'text') as (s: string) => unknown;
 
-/** Built-in array types (text of the elements is kept, so int8/numeric elements stay exact). */
-const ARRAY_OIDS = new Set([1000, 1001, 1005, 1007, 1016, 1021, 1022, 1009, 1015, 1014, 1182, 1183, 1115, 1185, 1231, 2951, 199, 3807, 1270, 1187]);
+type Leaf = (s: string) => unknown;
+/** Marks an element that is JSON text already (json[] and jsonb[] elements), written as it is. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+const nonFinite = (n: number): number | string => (Number.isFinite(n) ? n : String(n));
+
+/**
+ * Built-in array types and how their elements go into JSON, the same rules as single values:
+ * booleans and small integers as JSON values, floats as numbers (NaN and infinities as strings),
+ * int8 and numeric as strings (exact), times as ISO text, bytea as base64, json as it is.
+ * Any other array (enums, domains, inet, …) becomes a JSON array of element text.
+ */
+const ARRAY_ELEMENTS = new Map<number, Leaf>([
+  [1000, (s) => s === 't'], [1005, Number], [1007, Number], [1016, (s) => s], [1231, (s) => s],
+  [1021, (s) => nonFinite(Number(s))], [1022, (s) => nonFinite(Number(s))],
+  [1009, (s) => s], [1015, (s) => s], [1014, (s) => s], [2951, (s) => s], [1182, (s) => s], [1183, (s) => s], [1270, (s) => s], [1187, (s) => s],
+  [1115, (s) => ts(s)], [1185, (s) => tstz(s)], [1001, (s) => Buffer.from(s.slice(2), 'hex').toString('base64')],
+  [199, (s) => new RawJson(s)], [3807, (s) => new RawJson(s)],
+]);
+
+function arrayJson(parsed: unknown, leaf: Leaf): string {
+  if (parsed === null) return 'null';
+  if (Array.isArray(parsed)) return `[${parsed.map((e) => arrayJson(e, leaf)).join(',')}]`;
+  const v = leaf(parsed as string);
+  return v instanceof RawJson ? v.text : JSON.stringify(v);
+}
+
+/**
+ * Our parsers: exact numbers, ISO times, bytes; arrays become JSON text; everything else stays
+ * text. `arrayOids` holds the array types `describe` met that are not built in.
+ */
+function typeParsers(arrayOids: ReadonlySet<number>) {
+  return {
+    getTypeParser(oid: number, format?: string): (s: string) => unknown {
+      void format;
+      switch (oid) {
+        case OID.bool: return (s) => s === 't';
+        case OID.int2: case OID.int4: case OID.oid: return Number;
+        case OID.int8: return parseInt8;
+        case OID.float4: case OID.float8: return Number;
+        case OID.timestamptz: return tstz;
+        case OID.timestamp: return ts;
+        case OID.bytea: return bytea;
+        default: {
+          const leaf = ARRAY_ELEMENTS.get(oid) ?? (arrayOids.has(oid) ? (s: string) => s : undefined);
+          return leaf ? (s: string) => arrayJson(parseTextArray(s), leaf) : (s: string) => s;
+        }
+      }
+    },
+  };
+}
+
+/** Array types the generic path renders as JSON, built in or not (the COPY path must match them or step aside). */
+const ARRAY_OIDS: ReadonlySet<number> = new Set(ARRAY_ELEMENTS.keys());
 
 function logicalType(typname: string, category: string): LogicalType {
   switch (typname) {
@@ -118,12 +154,14 @@ export function postgresSource(options: PostgresSourceOptions): Source {
   // options given in the URL (search_path, …) are kept.
   const sessionOptions = ['-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1 -c jit=off', url.searchParams.get('options') ?? ''].join(' ').trim();
   url.searchParams.delete('options');
+  /** Array types of the columns described so far (enum[], inet[], …), rendered as JSON arrays of text. */
+  const arrayTypes = new Set<number>();
   const pool = new pg.Pool({
     connectionString: url.toString(),
     max: options.poolSize ?? 2,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     statement_timeout: timeout,
-    types: typeParsers,
+    types: typeParsers(arrayTypes),
     // Shown in pg_stat_activity; `?application_name=` in the URL names one export's connections.
     application_name: url.searchParams.get('application_name') ?? 'offload',
     client_encoding: 'UTF8',
@@ -161,8 +199,8 @@ export function postgresSource(options: PostgresSourceOptions): Source {
            AND (($2::text IS NULL AND n.nspname = ANY (current_schemas(false))) OR n.nspname = $2)
          ORDER BY array_position(current_schemas(false), n.nspname) LIMIT 1`, [name, schema], `describe "${table}"`))[0];
       if (!rel) throw new OffloadError(ErrorCode.UNKNOWN_TABLE, `[offload] [postgres] no table or view named "${table}"`);
-      const cols = await query<{ attname: string; type: string; typname: string; typcategory: string; attnotnull: boolean }>(
-        `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, t.typname, t.typcategory, a.attnotnull
+      const cols = await query<{ attname: string; type: string; typname: string; typcategory: string; attnotnull: boolean; oid: number }>(
+        `SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, t.typname, t.typcategory, a.attnotnull, a.atttypid::int AS oid
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [rel.oid], `describe "${table}"`);
       const pk = await query<{ attname: string }>(
@@ -172,6 +210,7 @@ export function postgresSource(options: PostgresSourceOptions): Source {
         `SELECT DISTINCT confrelid::regclass::text AS ref FROM pg_constraint WHERE conrelid = $1 AND contype = 'f'`, [rel.oid], `describe "${table}"`);
       const infoName = schema ? `${rel.nspname}.${rel.relname}` : rel.relname;
       relations.set(infoName, `${quote(rel.nspname)}.${quote(rel.relname)}`);
+      for (const c of cols) if (c.typcategory === 'A') arrayTypes.add(c.oid);
       const columns: ColumnInfo[] = cols.map((c) => ({ name: c.attname, type: logicalType(c.typname, c.typcategory), sourceType: c.type, nullable: !c.attnotnull }));
       const primaryKey = pk.map((r) => r.attname);
       const kind = rel.relkind === 'v' || rel.relkind === 'm' ? 'view' : 'table';
@@ -203,7 +242,7 @@ export function postgresSource(options: PostgresSourceOptions): Source {
     },
     ...(useCopy ? {
       copyCsv: (plan: ReadPlan, after: KeyTuple | null, layout: CsvLayout, opts?: ReadOptions) =>
-        copyCsvRanges({ pool, dialect, fail: pgError, jsonArrayOids: ARRAY_OIDS }, plan, after, layout, opts),
+        copyCsvRanges({ pool, dialect, fail: pgError, jsonArrayOids: new Set([...ARRAY_OIDS, ...arrayTypes]) }, plan, after, layout, opts),
     } : {}),
     async close() {
       await pool.end();

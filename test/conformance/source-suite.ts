@@ -1,6 +1,6 @@
 /** The source conformance suite: every Source backend exports the same fixture to the same rows, in key order, through slices and kill -9. */
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExporter, csvFormat, fsStorage, resolveTable, runSlice, type Checkpoint } from '../../src/index.js';
 import { OffloadError } from '../../src/core/errors.js';
@@ -51,6 +51,7 @@ export function testSource(backend: SourceBackend): void {
     afterAll(async () => {
       await source?.close();
       await backend.cleanup?.();
+      rmSync(dir, { recursive: true, force: true }); // a million-row run leaves about 1 GB
       console.log(`[conformance] ${backend.name}, ${n.toLocaleString('en-US')} rows: ${timings.join('; ')}`);
     }, LONG);
 

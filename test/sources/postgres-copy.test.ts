@@ -1,9 +1,9 @@
 /** PostgreSQL COPY fast path: the same bytes as the generic path for every type and CSV layout, filters kept out of the SQL, fallbacks. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExporter, csvFormat, fsStorage } from '../../src/index.js';
+import { createExporter, csvFormat, fsStorage, resolveTable } from '../../src/index.js';
 import type { Filter } from '../../src/core/types.js';
 import { CrlfWriter } from '../../src/sources/postgres-copy.js';
 import { postgresSource } from '../../src/sources/postgres.js';
@@ -65,21 +65,21 @@ describe.runIf(up)('postgres COPY fast path', () => {
       CREATE DOMAIN stamp AS timestamptz;
       CREATE TABLE typed (id int PRIMARY KEY, i2 int2, i4 int4, i8 int8, num numeric, f4 float4, f8 float8,
         tstz timestamptz, ts timestamp, d date, t time, ttz timetz, iv interval, b bool, u uuid, j json, jb jsonb, by bytea,
-        i8a int8[], i4a int4[], ta text[], ba bool[], va varchar(10)[], ca char(3)[], ua uuid[], tma time[], m mood, ma mood[],
+        i8a int8[], i4a int4[], ta text[], ba bool[], va varchar(10)[], ca char(3)[], ua uuid[], tma time[], m mood, ma numeric[],
         dom short_text, ds stamp, mo money, vc varchar(20), ch char(5), txt text, n text);
       INSERT INTO typed VALUES
         (1, 32767, -2147483648, 9223372036854775807, 12345678901234567890.12345678901234567890, 0.1, 0.1,
          '2024-03-01 12:34:56.789012+02', '2024-03-01 12:34:56', '2024-02-29', '23:59:59.5', '10:00:00+05:30', '1 year 2 months 3 days 04:05:06',
          true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50, "x"], "s": "q\\"t,\\n"}', '{"b": 1}', '\\x00ff0a22',
          '{9007199254740993,-1,NULL}', '{1,NULL,-3}', '{"a,b","c\\"d",NULL,"","line\nbreak","tab\there","back\\\\slash","ctl\u0001x"}', '{t,f,NULL}',
-         '{x,"y z"}', '{"a",NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '{12:00:00,NULL}', 'happy', '{sad,happy}',
+         '{x,"y z"}', '{"a",NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '{12:00:00,NULL}', 'happy', '{12345678901234567890.123,NaN,NULL}',
          'dom,ain', '2020-01-01 00:00:00+00', 1234.5, 'vc "q"', 'ab', 'plain', NULL),
         (2, -1, 0, -5, -0.5, '-0', '-0', '1999-12-31 23:00:00-05', '1999-12-31 23:00:00', '1999-12-31', '00:00:00', '00:00:00-08', '-1 days',
          false, NULL, 'null', '[]', '\\x', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 'sad', '{}', '', NULL, -0.01, '', '', '', ''),
         (3, NULL, NULL, NULL, 'NaN', 'NaN', 'NaN', 'infinity', '-infinity', 'infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL, NULL, NULL, '\\.', NULL),
         (4, 0, 0, 0, 0, 'Infinity', '-Infinity', '0044-03-15 12:00:00+00 BC', '0044-03-15 12:00:00 BC', '0044-03-15 BC', '24:00:00', '24:00:00+00', 'PT0S',
-         true, NULL, '"x"', '"\\u00e9"', decode(repeat('ab', 200), 'hex'), '{{1,2},{3,4}}', '{{1},{2}}', '{{"a"},{"b"}}', NULL, NULL, NULL, NULL, NULL, 'ok', '{""}',
+         true, NULL, '"x"', '"\\u00e9"', decode(repeat('ab', 200), 'hex'), '{{1,2},{3,4}}', '{{1},{2}}', '{{"a"},{"b"}}', NULL, NULL, NULL, NULL, NULL, 'ok', '{{1.50},{-2}}',
          'semi;colon', NULL, 0, E'tab\\there', 'x', E'cr\\rlf\\r\\nend', E'ünïcødé 陈 🚀 "quoted", text\\nwith break');
       INSERT INTO typed (id, f4, f8, num, txt)
         SELECT 10 + g, CASE WHEN abs(v) < 1e38 AND abs(v) > 1e-37 THEN v::float4 END, v, round(v::numeric, 6), 'r' || g FROM (
@@ -98,6 +98,8 @@ describe.runIf(up)('postgres COPY fast path', () => {
           '9007199254740992', '9007199254740993', '123456789012345678', '1e38', '3e-38']) WITH ORDINALITY AS u(v, i), (VALUES (1), (-1)) AS sg(s);
       CREATE TABLE wide_array (id int PRIMARY KEY, fa float8[]);
       INSERT INTO wide_array VALUES (1, '{1.5,NaN}'), (2, NULL);
+      CREATE TABLE enum_array (id int PRIMARY KEY, ma mood[]);
+      INSERT INTO enum_array VALUES (1, '{sad,happy}'), (2, '{}');
       CREATE TABLE bykey (k bytea, t timestamptz, v text, PRIMARY KEY (k, t));
       INSERT INTO bykey SELECT decode(lpad(to_hex(g % 300), 4, '0'), 'hex'), '2024-01-01 00:00:00+00'::timestamptz + g * interval '1.000001 second', 'v' || g
         FROM generate_series(1, 3000) g;`);
@@ -107,6 +109,7 @@ describe.runIf(up)('postgres COPY fast path', () => {
     await generic.source.close();
     await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin?.end();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   let n = 0;
@@ -184,8 +187,31 @@ describe.runIf(up)('postgres COPY fast path', () => {
     const oneColumn = await exportCsv(copying.source, 'typed', {}, { columns: ['txt'] });
     expect(oneColumn.toString('utf8')).toContain('\r\n\\.\r\n'); // COPY would have quoted a lone \.
     const floats = await exportCsv(copying.source, 'wide_array');
-    expect(floats.toString('utf8')).toBe('id,fa\r\n1,"[1.5,null]"\r\n2,\r\n');
-    expect(copying.used).toEqual([false, false]);
+    expect(floats.toString('utf8')).toBe('id,fa\r\n1,"[1.5,""NaN""]"\r\n2,\r\n');
+    const enums = await exportCsv(copying.source, 'enum_array');
+    expect(enums.toString('utf8')).toBe('id,ma\r\n1,"[""sad"",""happy""]"\r\n2,[]\r\n');
+    expect(copying.used).toEqual([false, false, false]);
+  });
+
+  it('stops mid-COPY on abort, stores what it has, and resumes at a range boundary to the same bytes', async () => {
+    const reference = await exportCsv(generic.source, 'bykey', {}, { batchSize: 50 });
+    const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 50, partSize: 1024 });
+    const controller = new AbortController();
+    copying.used.length = 0;
+    const first = await exporter.run({
+      source: copying.source, tables: [{ table: 'bykey' }], format: csvFormat, key: 'aborted.csv', signal: controller.signal,
+      onProgress: (p) => { if (p.rows >= 1000) controller.abort(); },
+    });
+    expect(first.status).toBe('interrupted');
+    const checkpoint = first.status === 'interrupted' ? first.checkpoint : null;
+    expect(checkpoint?.rows).toBeGreaterThanOrEqual(1000);
+    expect(checkpoint!.rows % 50).toBe(0); // whole ranges only
+    const second = await exporter.run({ source: copying.source, tables: [{ table: 'bykey' }], format: csvFormat, key: 'aborted.csv', checkpoint });
+    expect(second.status).toBe('succeeded');
+    expect(copying.used.every(Boolean)).toBe(true);
+    expect(readFileSync(join(dir, 'aborted.csv')).equals(reference)).toBe(true);
+    // The connection came back to the pool in a usable state.
+    expect(await copying.source.count((await resolveTable(copying.source, { table: 'bykey' })).read)).toBe(3000);
   });
 
   it('can be turned off in the source URL', async () => {

@@ -31,6 +31,9 @@ describe.runIf(up)('postgres types and shapes', () => {
         (1, 9223372036854775807, 12345678901234567890.12345678901234567890, 0.1, '2024-03-01 12:34:56.789012+02', '2024-03-01 12:34:56', '2024-02-29', '23:59:59.5', '1 year 2 months 3 days 04:05:06',
          true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50, "x"]}', '{"b": 1}', '\\x00ff0a22', '{9007199254740993,-1}', '{"a,b","c\\"d",NULL}', 'happy', NULL),
         (2, -5, -0.5, -1e300, '1999-12-31 23:00:00-05', '1999-12-31 23:00:00', '1999-12-31', '00:00:00', '-1 days', false, NULL, 'null', '[]', '\\x', '{}', '{}', 'sad', 'x');
+      CREATE TABLE arrays (id int PRIMARY KEY, na numeric[], fa float8[], tsa timestamptz[], tza timestamp[], da date[], iva interval[], bya bytea[], ja jsonb[], ma mood[]);
+      INSERT INTO arrays VALUES (1, '{12345678901234567890.12345,-0.5,NULL}', '{0.1,NaN,-Infinity}', '{"2024-03-01 12:00:00.5+02"}', '{"2024-03-01 12:00:00"}',
+        '{2024-02-29}', '{"1 day 02:00:00"}', '{"\\\\x00ff",NULL}', ARRAY['{"n": 12345678901234567890}'::jsonb], '{happy,sad}'), (2, '{{1,2},{3,4}}', '{}', NULL, NULL, NULL, NULL, NULL, '{}', '{}');
       CREATE VIEW typed_view AS SELECT id, i8, m FROM typed;
       CREATE TABLE parted (id int NOT NULL, region text NOT NULL, v text, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
       CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu');
@@ -59,6 +62,13 @@ describe.runIf(up)('postgres types and shapes', () => {
       ia: ['9007199254740993', '-1'], ta: ['a,b', 'c"d', null], m: 'happy', n: null,
     });
     expect(b).toMatchObject({ i8: -5, num: '-0.50000000000000000000', f8: -1e300, tstz: '2000-01-01T04:00:00Z', iv: 'P-1D', b: false, u: null, j: null, jb: [], by: '', ia: [], ta: [] });
+  });
+
+  it('renders arrays as exact JSON: numerics as strings, times in ISO UTC, bytea in base64, json as it is, enums as text', async () => {
+    const lines = (await exportTo('arrays.ndjson', 'arrays')).trim().split('\n');
+    expect(lines[0]).toBe('{"id":1,"na":["12345678901234567890.12345","-0.5",null],"fa":[0.1,"NaN","-Infinity"],"tsa":["2024-03-01T10:00:00.5Z"],'
+      + '"tza":["2024-03-01T12:00:00"],"da":["2024-02-29"],"iva":["P1DT2H"],"bya":["AP8=",null],"ja":[{"n": 12345678901234567890}],"ma":["happy","sad"]}');
+    expect(lines[1]).toBe('{"id":2,"na":[["1","2"],["3","4"]],"fa":[],"tsa":null,"tza":null,"da":null,"iva":null,"bya":null,"ja":[],"ma":[]}');
   });
 
   it('renders JSON as text in CSV and keeps numerics exact', async () => {
