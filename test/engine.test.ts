@@ -123,4 +123,19 @@ describe('runSlice', () => {
     expect(readFileSync(join(d, 'empty.csv'), 'utf8')).toBe('id,big,price,name,data,status\r\n');
     await source.close();
   });
+
+  it('slices shorter than one minimum-size part still make progress (S3: 5 MiB minimum)', async () => {
+    const base = fsStorage({ root: dir });
+    const storage = { ...base, minPartSize: 200 * 1024 };
+    const source = sqliteSource({ path: db });
+    const saves: Checkpoint[] = [];
+    const exporter = createExporter({ storage, batchSize: 300, partSize: 16 * 1024 });
+    const out = await exporter.run({ source, tables: [{ table: 'events' }], format: csvFormat, key: 'minpart.csv', sliceMs: 1, sink: { save: async (cp) => void saves.push(structuredClone(cp)) } });
+    await source.close();
+    expect(out.status).toBe('succeeded');
+    // Every stored part but the last is at least the minimum part size.
+    const sizes = saves.slice(0, -1).map((cp, i) => cp.bytes - (i > 0 ? saves[i - 1]!.bytes : 0));
+    expect(sizes.every((n) => n >= 200 * 1024)).toBe(true);
+    expect(sha(join(dir, 'minpart.csv'))).toBe(sha(join(dir, 'one.csv')));
+  });
 });

@@ -151,6 +151,15 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
     return null;
   };
 
+  // A deadline stop stores its buffer as a part; below the storage's minimum part size it could
+  // not, and the next slice would redo the same rows forever. So a slice past its deadline reads
+  // on until its buffer is empty (a part was just stored) or big enough to store.
+  const deadlineStop = (): 'deadline' | 'aborted' | null => {
+    const stop = shouldStop();
+    const min = Math.max(plan.storage.minPartSize, upload?.nextPartSize?.() ?? 0);
+    return stop === 'deadline' && buffered > 0 && buffered < min ? null : stop;
+  };
+
   // The storage may ask for bigger parts as the object grows (S3 allows 10,000 parts).
   const partTarget = (): number => Math.max(plan.partSize, upload?.nextPartSize?.() ?? 0);
 
@@ -172,7 +181,7 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
           batchesThisSlice += 1;
           if (buffered >= partTarget()) await storePart();
           report();
-          stop = shouldStop();
+          stop = deadlineStop();
           if (stop !== null) break;
         }
         if (stop !== null) break;
@@ -180,7 +189,7 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
         table += 1;
         after = null;
         if (table < plan.tables.length) push(encoder.beginTable(table));
-        if (batchesThisSlice > 0) stop = shouldStop();
+        if (batchesThisSlice > 0) stop = deadlineStop();
       }
     } catch (err) {
       // A read cut short by the signal: the batch in flight was not encoded, so what is buffered
