@@ -48,6 +48,8 @@ export const ExportRequestSchema = z.object({
   columns: z.array(z.string().min(1)).min(1).max(500).optional(),
   filters: z.array(FilterSchema).max(50).optional(),
   options: z.record(z.string(), z.unknown()).optional(),
+  /** Where the terminal event (export.succeeded|failed|cancelled) is POSTed; default: the tenant's. */
+  webhookUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2000).optional(),
 }).strict();
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
@@ -88,6 +90,8 @@ export interface Job {
   file: JobFile | null;
   checkpoint: Checkpoint | null;
   cancelRequested: boolean;
+  /** Where the terminal event is delivered, when the export or its tenant has a webhook. */
+  webhookUrl?: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
