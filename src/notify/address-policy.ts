@@ -3,13 +3,13 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { ErrorCode, OffloadError } from '../core/errors.js';
 
-/** Non-public ranges: loopback, private, link-local, CGNAT, unspecified, multicast, reserved, IPv4-mapped. */
+/** Non-public ranges: loopback, private, link-local, CGNAT, unspecified, multicast, reserved, NAT64 (IPv4-mapped IPv6 addresses match the IPv4 rules). */
 const BLOCKED: [string, number, 'ipv4' | 'ipv6'][] = [
   ['0.0.0.0', 8, 'ipv4'], ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'],
   ['169.254.0.0', 16, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
   ['198.18.0.0', 15, 'ipv4'], ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'],
   ['::', 128, 'ipv6'], ['::1', 128, 'ipv6'], ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6'], ['ff00::', 8, 'ipv6'],
-  ['::ffff:0:0', 96, 'ipv6'], ['64:ff9b::', 96, 'ipv6'],
+  ['64:ff9b::', 96, 'ipv6'],
 ];
 
 export interface ResolvedTarget {
