@@ -118,11 +118,14 @@ export const startApi = async (f: DistributedFixture): Promise<Proc & { url: str
 
 export const startWorker = (f: DistributedFixture): Promise<Proc> => startProc(['worker', '--config', f.configPath], /worker running/);
 
-/** Stops a process by its own pid (SIGTERM, or SIGKILL) and waits for it to exit. */
+/** Stops a process by its own pid (SIGTERM, or SIGKILL) and waits for it to exit; SIGKILL if SIGTERM takes over 15 s. */
 export async function stopProc(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGCONT'); // a stopped process cannot handle SIGTERM
   p.child.kill(signal);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
   await p.exited;
+  clearTimeout(timer);
 }
 
 /** The bytes an uninterrupted, single-process run of the same request writes. */
