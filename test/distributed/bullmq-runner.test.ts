@@ -130,6 +130,23 @@ describe.skipIf(!up)('BullMQ runner', () => {
     expect(bytes.equals(await referenceBytes(f, 'acme', CSV))).toBe(true);
   }, 180_000);
 
+  it("obeys BullMQ's rate limiter and trims finished queue jobs (removeOnComplete)", async () => {
+    const f = fixture('limit', 2000, { runner: { limiter: { max: 2, durationMs: 3000 }, removeOnComplete: { ageSeconds: 3600, count: 1 } } });
+    const api = await service(f, true);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await create(api.url!));
+    const jobs = await until('all four to finish', async () => {
+      const js = await Promise.all(ids.map((id) => api.store.get(id)));
+      return js.every((j) => j?.state === 'succeeded') ? js.map((j) => j!) : null;
+    }, 60_000, 100);
+    const starts = jobs.map((j) => Date.parse(j.startedAt!)).sort((a, b) => a - b);
+    expect(starts[1]! - starts[0]!).toBeLessThan(2000); // two may start at once…
+    expect(starts[2]! - starts[0]!).toBeGreaterThanOrEqual(2500); // …the third waits for the next window
+    const q = queueOf(f);
+    queues.push(q);
+    expect((await q.getJobCounts('completed')).completed).toBe(1);
+  }, 90_000);
+
   it('re-adds queued exports that have no queue job (never enqueued, or lost with Redis)', async () => {
     const f = fixture('reconcile', 5000);
     const api = await service(f, false);

@@ -122,6 +122,21 @@ describe('webhooks', () => {
     expect(((await bad.json()) as { error: Json }).error.message).toMatch(/webhookUrl/);
   });
 
+  it('gives an event up once it is older than webhooks.maxAgeHours, after retrying until then', async () => {
+    const rx = await startReceiver(() => 503);
+    receivers.push(rx);
+    const f = serviceFixture(1000, { webhooks: { secret: SECRET, allowAddresses: ['127.0.0.1'], retryBaseMs: 100, pollMs: 50, maxAgeHours: 1.5 / 3600 } });
+    const svc = await startService({ config: f.config, port: 0 });
+    services.push(svc);
+    const id = String(((await (await post(svc.url!, { dataset: 'employees', format: 'csv', webhookUrl: rx.url })).json()) as Json).id);
+    const [ev] = await waitForDelivery(svc.url!, id, 'failed');
+    expect(ev!.attempts as number).toBeGreaterThanOrEqual(3);
+    expect(ev!.lastError).toBe('HTTP 503');
+    const deliveries = ev!.deliveries as { at: string }[];
+    expect(Date.parse(deliveries.at(-1)!.at) - Date.parse(String(ev!.createdAt))).toBeLessThan(1500);
+    expect(rx.received.length).toBe(ev!.attempts);
+  });
+
   it('checks the address again at delivery and gives up without sending when it is refused', async () => {
     const rx = await startReceiver();
     receivers.push(rx);
