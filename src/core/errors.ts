@@ -41,8 +41,6 @@ export const ErrorCode = Object.freeze({
   WEBHOOK_URL_REJECTED: 'WEBHOOK_URL_REJECTED',
   /** The job store (e.g. PostgreSQL) could not be reached or answered with an error. */
   STORE_ERROR: 'STORE_ERROR',
-  /** The queue (Redis) could not be reached or answered with an error. */
-  QUEUE_ERROR: 'QUEUE_ERROR',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -2,12 +2,12 @@
 import { writeFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { ExportRequest } from '../../src/core/job.js';
 import { startService, type Service } from '../../src/service.js';
 import type { LeaseRecord } from '../../src/store/store.js';
-import { distributedFixture, dropDistributed, referenceBytes, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
+import { distributedFixture, dropDistributed, redisGuard, referenceBytes, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
 import { auth } from '../helpers/service.js';
 import { serviceAvailable, SERVICES } from '../helpers/services.js';
 
@@ -42,11 +42,16 @@ describe.skipIf(!up)('BullMQ runner', () => {
   const services: Service[] = [];
   const procs: Proc[] = [];
   const queues: Queue[] = [];
+  let release = async (): Promise<void> => undefined;
+  beforeAll(async () => {
+    release = await redisGuard('shared');
+  }, 300_000);
   afterAll(async () => {
     for (const p of procs) await stopProc(p, 'SIGKILL');
     for (const s of services) await s.close();
     for (const q of queues) await q.close();
     for (const f of fixtures) await dropDistributed(f);
+    await release(); // last: Redis is used until here
   });
   const fixture = (...args: Parameters<typeof distributedFixture>): DistributedFixture => {
     const f = distributedFixture(...args);

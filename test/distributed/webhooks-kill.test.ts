@@ -1,8 +1,8 @@
 /** No webhook event is lost when the worker delivering it is killed: another worker delivers it, with the same id. */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/notify/signature.js';
 import { startService, type Service } from '../../src/service.js';
-import { distributedFixture, dropDistributed, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
+import { distributedFixture, dropDistributed, redisGuard, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
 import { auth } from '../helpers/service.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
@@ -15,11 +15,16 @@ describe.skipIf(!up)('webhooks in distributed mode', () => {
   let api: Service | null = null;
   let rx: Receiver | null = null;
   const procs: Proc[] = [];
+  let release = async (): Promise<void> => undefined;
+  beforeAll(async () => {
+    release = await redisGuard('shared');
+  }, 300_000);
   afterAll(async () => {
     for (const p of procs) await stopProc(p, 'SIGKILL');
     await api?.close();
     await rx?.close();
     if (f) await dropDistributed(f);
+    await release(); // last: Redis is used until here
   });
 
   it('kill -9 of the worker in the middle of a delivery: another worker delivers the same event', async () => {

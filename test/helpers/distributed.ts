@@ -143,3 +143,17 @@ export async function referenceBytes(f: DistributedFixture, tenantId: string, re
     await source.close();
   }
 }
+
+/**
+ * A cross-process guard for Redis restarts: test files that use Redis hold it shared, and the test
+ * that restarts Redis holds it exclusively, so it never pulls Redis away from another test of this
+ * suite running in parallel. Returns the release function (ending the session releases the lock).
+ */
+export async function redisGuard(mode: 'shared' | 'exclusive'): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: SERVICES.postgres.url });
+  await client.connect();
+  await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_lock_shared' : 'pg_advisory_lock'}(hashtext($1))`, ['dh:offload-tests:redis-restart']);
+  return async () => {
+    await client.end();
+  };
+}
