@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExportRequest } from '../../src/core/job.js';
 import { postgresJobStore } from '../../src/store/postgres.js';
 import type { JobStore, LeaseRecord } from '../../src/store/store.js';
-import { distributedFixture, dropDistributed, redisGuard, referenceBytes, startApi, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
+import { distributedFixture, distributedServices, dropDistributed, redisGuard, referenceBytes, startApi, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
 import { auth, type KEYS } from '../helpers/service.js';
-import { serviceAvailable, SERVICES } from '../helpers/services.js';
+import { SERVICES } from '../helpers/services.js';
 
-const up = (await serviceAvailable('postgres')) && (await serviceAvailable('redis'));
+const { up, release: releaseGuard } = await distributedServices();
 type Tenant = keyof typeof KEYS;
 type Json = Record<string, unknown>;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -101,7 +101,7 @@ describe.skipIf(!up)('distributed mode: 1 API process + 3 worker processes', () 
   const workers: Proc[] = [];
   const everyProc: Proc[] = [];
   let store: JobStore;
-  let release = async (): Promise<void> => undefined;
+  let release = releaseGuard;
   const spawnWorker = async (): Promise<Proc> => {
     const w = await startWorker(f);
     everyProc.push(w);
@@ -109,7 +109,6 @@ describe.skipIf(!up)('distributed mode: 1 API process + 3 worker processes', () 
   };
 
   beforeAll(async () => {
-    release = await redisGuard('shared');
     // Small batches and parts: many checkpoints per export, so kills land between them.
     f = distributedFixture('chaos', 300_000, { export: { batchSize: 250, partSize: 16 * 1024 } });
     api = await startApi(f);

@@ -1,13 +1,12 @@
 /** No webhook event is lost when the worker delivering it is killed: another worker delivers it, with the same id. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../src/notify/signature.js';
 import { startService, type Service } from '../../src/service.js';
-import { distributedFixture, dropDistributed, redisGuard, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
+import { distributedFixture, distributedServices, dropDistributed, startWorker, stopProc, type DistributedFixture, type Proc } from '../helpers/distributed.js';
 import { auth } from '../helpers/service.js';
-import { serviceAvailable } from '../helpers/services.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
-const up = (await serviceAvailable('postgres')) && (await serviceAvailable('redis'));
+const { up, release: releaseGuard } = await distributedServices();
 const SECRET = 'webhook-kill-secret-0123456789-abcdefgh';
 
 describe.skipIf(!up)('webhooks in distributed mode', () => {
@@ -15,10 +14,7 @@ describe.skipIf(!up)('webhooks in distributed mode', () => {
   let api: Service | null = null;
   let rx: Receiver | null = null;
   const procs: Proc[] = [];
-  let release = async (): Promise<void> => undefined;
-  beforeAll(async () => {
-    release = await redisGuard('shared');
-  }, 300_000);
+  const release = releaseGuard;
   afterAll(async () => {
     for (const p of procs) await stopProc(p, 'SIGKILL');
     await api?.close();

@@ -14,7 +14,7 @@ import { openSource } from '../../src/sources/index.js';
 import { fsStorage } from '../../src/storage/fs.js';
 import { spawnCli } from './cli.js';
 import { KEYS } from './service.js';
-import { SERVICES } from './services.js';
+import { SERVICES, serviceAvailable } from './services.js';
 
 export interface DistributedFixture {
   dir: string;
@@ -156,4 +156,18 @@ export async function redisGuard(mode: 'shared' | 'exclusive'): Promise<() => Pr
   return async () => {
     await client.end();
   };
+}
+
+/**
+ * For test files that need Postgres and Redis: takes the Redis-restart guard (shared) first, so the
+ * Redis check cannot run in the middle of another file's Redis restart, then checks both services.
+ * Call at the top of the file; release in afterAll.
+ */
+export async function distributedServices(): Promise<{ up: boolean; release: () => Promise<void> }> {
+  const none = async (): Promise<void> => undefined;
+  if (!(await serviceAvailable('postgres'))) return { up: false, release: none };
+  const release = await redisGuard('shared');
+  if (await serviceAvailable('redis')) return { up: true, release };
+  await release();
+  return { up: false, release: none };
 }
