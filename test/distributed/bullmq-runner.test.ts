@@ -57,11 +57,16 @@ describe.skipIf(!up)('BullMQ runner', () => {
   const queues: Queue[] = [];
   const release = releaseGuard;
   afterAll(async () => {
-    for (const p of procs) await stopProc(p, 'SIGKILL');
-    for (const s of services) await s.close();
-    for (const q of queues) await q.close();
-    for (const f of fixtures) await dropDistributed(f);
-    await release(); // last: Redis is used until here
+    // Whatever fails or hangs while stopping, the schemas and keys are dropped and the guard released.
+    const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => undefined), sleep(20_000)]);
+    try {
+      for (const p of procs) await bounded(stopProc(p, 'SIGKILL'));
+      for (const s of services) await bounded(s.close());
+      for (const q of queues) await bounded(q.close());
+    } finally {
+      for (const f of fixtures) await dropDistributed(f);
+      await release(); // last: Redis is used until here
+    }
   });
   const fixture = (...args: Parameters<typeof distributedFixture>): DistributedFixture => {
     const f = distributedFixture(...args);
