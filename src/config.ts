@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, OffloadError } from './core/errors.js';
 import { FILTER_OPS } from './core/types.js';
+import { parseAddressRange } from './notify/address-policy.js';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, _ . - (max 100)');
 
@@ -39,7 +40,66 @@ export const TenantSchema = z.object({
   keys: z.array(ApiKeySchema).default([]),
   /** Datasets this tenant may export (default: all). */
   datasets: z.array(z.string()).optional(),
-  webhookUrl: z.url().optional(),
+  /** Default webhook of the tenant's exports (an export's own `webhookUrl` wins). */
+  webhookUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+}).strict();
+
+/** Where jobs live: a SQLite file (one machine) or PostgreSQL (any number of API and worker processes). */
+export const StoreSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('sqlite'), path: z.string().default('.offload/jobs.db') }).strict(),
+  z.object({
+    type: z.literal('postgres'),
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://…'),
+    /** Schema for Offload's tables; created at start. */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _ (max 63)').default('offload'),
+    poolSize: z.number().int().positive().default(10),
+  }).strict(),
+]);
+
+const KeepSchema = z.object({ ageSeconds: z.number().int().positive(), count: z.number().int().nonnegative() }).strict();
+
+/** Who runs exports: the store-polling embedded runner, or BullMQ workers on Redis. */
+export const RunnerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('embedded') }).strict(),
+  z.object({
+    type: z.literal('bullmq'),
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'expected redis://… or rediss://…'),
+    /** Prefix of every Redis key BullMQ writes. */
+    prefix: z.string().regex(/^[A-Za-z0-9_:.-]{1,100}$/).default('offload'),
+    queue: name.default('exports'),
+    /** Exports one worker process runs at once (default: limits.concurrency). */
+    concurrency: z.number().int().positive().optional(),
+    /** BullMQ's rate limiter: at most `max` exports started per `durationMs` (BullMQ counts it across the queue). */
+    limiter: z.object({ max: z.number().int().positive().default(10), durationMs: z.number().int().positive().default(60_000) }).strict().prefault({}),
+    /** Attempts of a queue job when the worker itself fails (store unreachable, export retry), with exponential backoff. */
+    attempts: z.number().int().positive().default(5),
+    backoffMs: z.number().int().positive().default(5000),
+    /** BullMQ lock on an active job, renewed every half of it while the worker is healthy. */
+    lockDurationMs: z.number().int().positive().default(30_000),
+    stalledIntervalMs: z.number().int().positive().default(30_000),
+    /** Times a job may be recovered from a dead worker before BullMQ fails it (the reconciler re-adds it after that). */
+    maxStalledCount: z.number().int().nonnegative().default(10),
+    removeOnComplete: KeepSchema.default({ ageSeconds: 86_400, count: 1000 }),
+    removeOnFail: KeepSchema.default({ ageSeconds: 7 * 86_400, count: 5000 }),
+    /** How often a worker re-adds queued exports whose queue job is missing (Redis restarted without persistence). */
+    reconcileSeconds: z.number().positive().default(30),
+  }).strict(),
+]);
+
+/** Signed webhooks on terminal states. */
+export const WebhooksSchema = z.object({
+  /** HMAC key of `Offload-Signature` (default: signingSecret). */
+  secret: z.string().min(32).optional(),
+  timeoutMs: z.number().int().positive().default(10_000),
+  retryBaseMs: z.number().int().positive().default(10_000),
+  retryMaxDelayMs: z.number().int().positive().default(3_600_000),
+  /** Undelivered events are given up this long after they were created. */
+  maxAgeHours: z.number().positive().default(24),
+  /** Loopback, private or link-local addresses (or CIDR ranges) webhooks may reach anyway. */
+  allowAddresses: z.array(z.string().refine((v) => parseAddressRange(v) !== null, 'expected an IP address or CIDR range')).default([]),
+  pollMs: z.number().int().positive().default(1000),
+  concurrency: z.number().int().positive().default(4),
+  keepDays: z.number().positive().default(7),
 }).strict();
 
 export const ConfigSchema = z.object({
@@ -50,7 +110,9 @@ export const ConfigSchema = z.object({
     publicUrl: z.url().optional(),
     maxBodyBytes: z.number().int().positive().default(64 * 1024),
   }).strict().default({ host: '127.0.0.1', port: 8080, maxBodyBytes: 64 * 1024 }),
-  store: z.object({ type: z.literal('sqlite'), path: z.string().default('.offload/jobs.db') }).strict().default({ type: 'sqlite', path: '.offload/jobs.db' }),
+  store: StoreSchema.default({ type: 'sqlite', path: '.offload/jobs.db' }),
+  runner: RunnerSchema.default({ type: 'embedded' }),
+  webhooks: WebhooksSchema.prefault({}),
   storage: z.discriminatedUnion('type', [
     z.object({ type: z.literal('fs'), dir: z.string().default('.offload/exports') }).strict(),
     z.object({
@@ -133,7 +195,7 @@ export function parseConfig(raw: unknown, path: string): LoadedConfig {
   return {
     ...cfg,
     path: resolve(path),
-    store: { ...cfg.store, path: abs(cfg.store.path) },
+    store: cfg.store.type === 'sqlite' ? { ...cfg.store, path: abs(cfg.store.path) } : cfg.store,
     storage: cfg.storage.type === 'fs' ? { ...cfg.storage, dir: abs(cfg.storage.dir) } : cfg.storage,
     datasets: cfg.datasets.map((d) => ({ ...d, source: resolveSourceUrl(d.source, base) })),
   };

@@ -13,3 +13,4 @@ export { csvFormat, ndjsonFormat, jsonFormat, xlsxFormat, sqlFormat, gzipped, ge
 export type { ByteRange, ObjectMeta, Storage, StoredFile, Upload } from './storage/storage.js';
 export { fsStorage, type FsStorageOptions } from './storage/fs.js';
 export { CheckpointFile } from './store/checkpoint-file.js';
+export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './notify/signature.js';

@@ -44,7 +44,9 @@ export function registerService(program: Command, run: Run): void {
     .action((opts: { config: string }) => run(async () => {
       const config = loadConfig(opts.config);
       const svc = await startService({ config, http: false, log: (l) => process.stderr.write(`${l}\n`) });
-      process.stdout.write(`offload worker running (concurrency ${config.limits.concurrency})\n`);
+      const r = config.runner;
+      const how = r.type === 'bullmq' ? `bullmq queue ${r.prefix}:${r.queue}, concurrency ${r.concurrency ?? config.limits.concurrency}` : `concurrency ${config.limits.concurrency}`;
+      process.stdout.write(`offload worker running (${how}, ${config.store.type} job store)\n`);
       return untilSignal(() => svc.close());
     }));
 

@@ -37,6 +37,10 @@ export const ErrorCode = Object.freeze({
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   TOO_MANY_ROWS: 'TOO_MANY_ROWS',
   RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
+  /** A webhook URL is malformed, does not resolve, or resolves to a loopback/private/link-local address not allow-listed. */
+  WEBHOOK_URL_REJECTED: 'WEBHOOK_URL_REJECTED',
+  /** The job store (e.g. PostgreSQL) could not be reached or answered with an error. */
+  STORE_ERROR: 'STORE_ERROR',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -56,6 +60,7 @@ const INPUT_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   ErrorCode.NOTHING_TO_RESUME,
   ErrorCode.UNKNOWN_DATASET,
   ErrorCode.VALIDATION_FAILED,
+  ErrorCode.WEBHOOK_URL_REJECTED,
 ]);
 
 export interface OffloadErrorOptions {

@@ -51,6 +51,8 @@ export const ExportRequestSchema = z.object({
   options: z.record(z.string(), z.unknown()).optional(),
   /** `gzip` compresses the file (one gzip stream; the file name gets `.gz`). Default `none`. */
   compression: z.enum(COMPRESSIONS).optional(),
+  /** Where the terminal event (export.succeeded|failed|cancelled) is POSTed; default: the tenant's. */
+  webhookUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2000).optional(),
 }).strict();
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
@@ -91,6 +93,8 @@ export interface Job {
   file: JobFile | null;
   checkpoint: Checkpoint | null;
   cancelRequested: boolean;
+  /** Where the terminal event is delivered, when the export or its tenant has a webhook. */
+  webhookUrl?: string | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -10,13 +10,14 @@ import { registerDatasetRoutes } from './datasets-routes.js';
 import { errorResponse, HttpError } from './errors.js';
 import { registerExportRoutes } from './exports-routes.js';
 import { openApiDocument } from './openapi.js';
+import { registerWebhookRoutes } from './webhooks-routes.js';
 
 export interface AppDeps {
   config: LoadedConfig;
   store: JobStore;
   storage: Storage;
-  /** Called after a job is created, so an in-process runner starts it without waiting for a poll. */
-  onJobCreated?: () => void;
+  /** Called after a job is created (awaited): an in-process runner starts it now, a queue runner enqueues it. */
+  onJobCreated?: (job: { id: string }) => void | Promise<void>;
   log?: (line: string) => void;
   /** Base URL for links; default from the request. */
   publicUrl?: string;
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/openapi.json', (c) => c.json(openApiDocument(c.get('base'))));
 
   registerExportRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
   registerDatasetRoutes(app, deps);
   return app;
 }

@@ -21,6 +21,8 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   UNSUPPORTED_FORMAT: 422,
   RATE_LIMITED: 429,
   SOURCE_UNREACHABLE: 503,
+  WEBHOOK_URL_REJECTED: 400,
+  STORE_ERROR: 503,
 };
 
 /** An error meant for the caller, with optional response headers (Retry-After, WWW-Authenticate). */

@@ -7,6 +7,7 @@ import { describeIssues } from '../config.js';
 import { ErrorCode } from '../core/errors.js';
 import { ExportRequestSchema, JOB_STATES, TERMINAL_STATES, type Job, type JobState } from '../core/job.js';
 import { resolveRequest } from '../datasets.js';
+import { createAddressPolicy } from '../notify/address-policy.js';
 import type { AppDeps, Env } from './app.js';
 import { sendFile } from './download.js';
 import { HttpError } from './errors.js';
@@ -39,6 +40,7 @@ const ListQuery = z.object({
 
 export function registerExportRoutes(app: Hono<Env>, deps: AppDeps): void {
   const { config, store, storage } = deps;
+  const webhookPolicy = createAddressPolicy(config.webhooks.allowAddresses);
 
   /** The caller's job, or 404 — another tenant's job is indistinguishable from a missing one. */
   const ownJob = async (c: Context<Env>): Promise<Job> => {
@@ -63,12 +65,15 @@ export function registerExportRoutes(app: Hono<Env>, deps: AppDeps): void {
       if (prior && prior.hash !== hash) throw new HttpError(ErrorCode.CONFLICT, 'this Idempotency-Key was used with a different request body');
       if (prior) return c.json(jobView(prior.job, c.get('base')), 200, { Location: `${c.get('base')}/v1/exports/${prior.job.id}` });
     }
+    // The export's webhook, else its tenant's; refused now if it reaches a private address (and again at delivery).
+    const webhookUrl = request.webhookUrl ?? tenant.webhookUrl ?? null;
+    if (webhookUrl !== null) await webhookPolicy.check(webhookUrl);
     if ((await store.countActive(tenant.id)) >= config.limits.activeExportsPerTenant) {
       throw new HttpError(ErrorCode.RATE_LIMITED, `tenant has ${config.limits.activeExportsPerTenant} active exports (the limit); retry when one finishes`, { 'Retry-After': '10' });
     }
-    const result = await store.create({ id: `exp_${randomUUID().replaceAll('-', '')}`, tenant: tenant.id, request }, key === undefined ? undefined : { key, hash });
+    const result = await store.create({ id: `exp_${randomUUID().replaceAll('-', '')}`, tenant: tenant.id, request, webhookUrl }, key === undefined ? undefined : { key, hash });
     if (result.kind === 'conflict') throw new HttpError(ErrorCode.CONFLICT, 'this Idempotency-Key was used with a different request body');
-    if (result.kind === 'created') deps.onJobCreated?.();
+    if (result.kind === 'created') await deps.onJobCreated?.(result.job);
     const view = jobView(result.job, c.get('base'));
     return c.json(view, result.kind === 'created' ? 202 : 200, { Location: `${c.get('base')}/v1/exports/${result.job.id}` });
   });

@@ -21,10 +21,11 @@ export function jobView(job: Job, base: string): Record<string, unknown> {
       ? { size: job.file.size, sha256: job.file.sha256, contentType: job.file.contentType, filename: job.file.filename, expiresAt: job.file.expiresAt }
       : null,
     cancelRequested: job.cancelRequested,
+    webhookUrl: job.webhookUrl ?? null,
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
-    links: { self, events: `${self}/events`, download: `${self}/download`, cancel: `${self}/cancel`, link: `${self}/link` },
+    links: { self, events: `${self}/events`, download: `${self}/download`, cancel: `${self}/cancel`, link: `${self}/link`, webhooks: `${self}/webhooks` },
   };
 }
 

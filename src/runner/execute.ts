@@ -144,7 +144,10 @@ export async function executeJob(lease: Lease, deps: ExecuteDeps, shutdown: Abor
   }
 
   async function finishStopped(r: StopReason): Promise<void> {
-    if (r === 'lease-lost') return;
+    if (r === 'lease-lost') {
+      deps.log?.(`[offload] export ${job.id}: lease lost; another worker has it`);
+      return;
+    }
     try {
       if (r === 'cancel') {
         await discardOutput();

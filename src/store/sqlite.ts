@@ -4,8 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Checkpoint } from '../core/checkpoint.js';
 import { leaseLost } from '../core/errors.js';
-import { EMPTY_PROGRESS, JobState, type Job, type JobError, type JobFile, type JobProgress } from '../core/job.js';
-import type { CancelResult, CreateResult, JobStore, Lease, ListOptions, NewJob } from './store.js';
+import { EMPTY_PROGRESS, JobState, TERMINAL_STATES, type Job, type JobError, type JobFile, type JobProgress } from '../core/job.js';
+import { OUTBOX_MIGRATION, sqliteOutbox } from './sqlite-outbox.js';
+import type { ActiveJobRef, CancelResult, ClaimByIdResult, CreateResult, JobStore, Lease, LeaseRecord, ListOptions, NewJob } from './store.js';
 
 export interface SqliteJobStoreOptions {
   /** Database file; created with its directory when missing. */
@@ -43,13 +44,26 @@ const MIGRATIONS: string[] = [
    CREATE INDEX jobs_tenant_seq ON jobs (tenant, seq);
    CREATE INDEX jobs_runnable ON jobs (state, run_after);
    CREATE INDEX jobs_expiry ON jobs (state, expires_at);`,
+  `ALTER TABLE jobs ADD COLUMN webhook_url TEXT;
+   CREATE TABLE job_leases (
+     job_id TEXT NOT NULL,
+     token INTEGER NOT NULL,
+     owner TEXT NOT NULL,
+     claimed_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     last_seen_at TEXT NOT NULL,
+     ended_at TEXT,
+     end_reason TEXT,
+     PRIMARY KEY (job_id, token)
+   );
+   ${OUTBOX_MIGRATION}`,
 ];
 
 interface JobRow {
   seq: number; id: string; tenant: string; dataset: string; format: string; request: string; state: string;
   progress: string; attempts: number; error: string | null; file: string | null; checkpoint: string | null;
   cancel_requested: number; created_at: string; started_at: string | null; finished_at: string | null; updated_at: string;
-  request_hash: string | null;
+  request_hash: string | null; webhook_url: string | null; lease_token: number; lease_expires_at: number | null; run_after: number;
 }
 
 const parse = <T>(s: string | null): T | null => (s === null ? null : (JSON.parse(s) as T));
@@ -69,6 +83,7 @@ function toJob(r: JobRow): Job {
     file: parse<JobFile>(r.file),
     checkpoint: parse<Checkpoint>(r.checkpoint),
     cancelRequested: r.cancel_requested === 1,
+    webhookUrl: r.webhook_url,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -93,10 +108,36 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
     const r = byId.get(id) as JobRow | undefined;
     return r ? toJob(r) : null;
   };
-  /** Runs a fenced update; zero rows changed means the lease is gone. */
-  const fenced = (id: string, token: number, sql: string, ...params: unknown[]): void => {
-    const info = db.prepare(`UPDATE jobs SET ${sql}, updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`).run(...params, iso(), id, token);
+  const outbox = sqliteOutbox(db);
+  const touchLease = db.prepare(`UPDATE job_leases SET last_seen_at = ?, expires_at = coalesce(?, expires_at),
+    ended_at = coalesce(?, ended_at), end_reason = coalesce(?, end_reason) WHERE job_id = ? AND token = ?`);
+  /**
+   * Runs a fenced update (zero rows changed means the lease is gone), records it in the lease
+   * history, and writes the webhook event when the job reached a terminal state — one transaction.
+   */
+  const fencedTx = db.transaction((id: string, token: number, sql: string, params: unknown[], end: string | null, leaseUntil: number | null): JobRow => {
+    const now = iso();
+    const info = db.prepare(`UPDATE jobs SET ${sql}, updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`).run(...params, now, id, token);
     if (info.changes === 0) throw leaseLost(id);
+    touchLease.run(now, leaseUntil === null ? null : new Date(leaseUntil).toISOString(), end ? now : null, end, id, token);
+    const row = byId.get(id) as JobRow;
+    if (TERMINAL_STATES.includes(row.state as JobState)) outbox.record(toJob(row));
+    return row;
+  });
+  const fenced = (id: string, token: number, sql: string, params: unknown[] = [], end: string | null = null, leaseUntil: number | null = null): JobRow =>
+    fencedTx.immediate(id, token, sql, params, end, leaseUntil);
+
+  /** Gives the job a new lease (token + 1) and records it; the previous lease, if still open, lapsed. */
+  const takeLease = (id: string, owner: string, leaseMs: number, now: number): Lease => {
+    const at = new Date(now).toISOString();
+    db.prepare(`UPDATE jobs SET state = 'running', lease_token = lease_token + 1, lease_owner = ?, lease_expires_at = ?,
+      attempts = attempts + 1, started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?`)
+      .run(owner, now + leaseMs, at, at, id);
+    const r = byId.get(id) as JobRow;
+    db.prepare("UPDATE job_leases SET ended_at = ?, end_reason = 'lapsed' WHERE job_id = ? AND ended_at IS NULL AND token < ?").run(at, id, r.lease_token);
+    db.prepare('INSERT INTO job_leases (job_id, token, owner, claimed_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(id, r.lease_token, owner, at, new Date(now + leaseMs).toISOString(), at);
+    return { job: toJob(r), token: r.lease_token };
   };
 
   const claimTx = db.transaction((owner: string, leaseMs: number): Lease | null => {
@@ -106,12 +147,17 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
       WHERE (j.state = 'queued' AND j.run_after <= @now) OR (j.state = 'running' AND j.lease_expires_at < @now)
       ORDER BY (SELECT count(*) FROM jobs r WHERE r.tenant = j.tenant AND r.state = 'running' AND r.lease_expires_at >= @now), j.seq
       LIMIT 1`).get({ now }) as { id: string } | undefined;
-    if (!row) return null;
-    db.prepare(`UPDATE jobs SET state = 'running', lease_token = lease_token + 1, lease_owner = ?, lease_expires_at = ?,
-      attempts = attempts + 1, started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?`)
-      .run(owner, now + leaseMs, iso(), iso(), row.id);
-    const r = byId.get(row.id) as JobRow & { lease_token: number };
-    return { job: toJob(r), token: r.lease_token };
+    return row ? takeLease(row.id, owner, leaseMs, now) : null;
+  });
+
+  const claimByIdTx = db.transaction((id: string, owner: string, leaseMs: number): ClaimByIdResult => {
+    const now = Date.now();
+    const r = byId.get(id) as JobRow | undefined;
+    if (!r) return { kind: 'missing' };
+    if (r.state !== 'queued' && r.state !== 'running') return { kind: 'terminal', state: r.state as JobState };
+    if (r.state === 'running' && (r.lease_expires_at ?? 0) >= now) return { kind: 'busy', until: r.lease_expires_at! };
+    if (r.state === 'queued' && r.run_after > now) return { kind: 'later', until: r.run_after };
+    return { kind: 'claimed', lease: takeLease(id, owner, leaseMs, now) };
   });
 
   const createTx = db.transaction((job: NewJob, idem?: { key: string; hash: string }): CreateResult => {
@@ -120,10 +166,10 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
       if (prior) return { kind: prior.request_hash === idem.hash ? 'existing' : 'conflict', job: toJob(prior) };
     }
     const now = iso();
-    db.prepare(`INSERT INTO jobs (id, tenant, dataset, format, request, state, progress, idempotency_key, request_hash, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`)
+    db.prepare(`INSERT INTO jobs (id, tenant, dataset, format, request, state, progress, idempotency_key, request_hash, webhook_url, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`)
       .run(job.id, job.tenant, job.request.dataset, job.request.format, JSON.stringify(job.request), JSON.stringify(EMPTY_PROGRESS),
-        idem?.key ?? null, idem?.hash ?? null, now, now);
+        idem?.key ?? null, idem?.hash ?? null, job.webhookUrl ?? null, now, now);
     return { kind: 'created', job: get(job.id)! };
   });
 
@@ -132,6 +178,7 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
     if (!job) return 'missing';
     if (job.state === JobState.QUEUED) {
       db.prepare(`UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, lease_token = lease_token + 1 WHERE id = ?`).run(iso(), iso(), id);
+      outbox.record(get(id)!);
       return 'cancelled';
     }
     if (job.state === JobState.RUNNING) {
@@ -169,34 +216,34 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
       return claimTx.immediate(owner, leaseMs);
     },
     async renew(id, token, leaseMs) {
-      fenced(id, token, 'lease_expires_at = ?', Date.now() + leaseMs);
-      const r = db.prepare('SELECT cancel_requested FROM jobs WHERE id = ?').get(id) as { cancel_requested: number };
+      const until = Date.now() + leaseMs;
+      const r = fenced(id, token, 'lease_expires_at = ?', [until], null, until);
       return { cancelRequested: r.cancel_requested === 1 };
     },
     async saveCheckpoint(id, token, checkpoint, progress) {
-      fenced(id, token, 'checkpoint = ?, progress = ?', JSON.stringify(checkpoint), JSON.stringify(progress));
+      fenced(id, token, 'checkpoint = ?, progress = ?', [JSON.stringify(checkpoint), JSON.stringify(progress)]);
     },
     async saveProgress(id, token, progress) {
-      fenced(id, token, 'progress = ?', JSON.stringify(progress));
+      fenced(id, token, 'progress = ?', [JSON.stringify(progress)]);
     },
     async succeed(id, token, file, progress) {
       fenced(id, token, "state = 'succeeded', file = ?, progress = ?, expires_at = ?, finished_at = ?, lease_owner = NULL, error = NULL",
-        JSON.stringify(file), JSON.stringify(progress), Date.parse(file.expiresAt), iso());
+        [JSON.stringify(file), JSON.stringify(progress), Date.parse(file.expiresAt), iso()], 'succeeded');
     },
     async fail(id, token, error) {
-      fenced(id, token, "state = 'failed', error = ?, finished_at = ?, lease_owner = NULL", JSON.stringify(error), iso());
+      fenced(id, token, "state = 'failed', error = ?, finished_at = ?, lease_owner = NULL", [JSON.stringify(error), iso()], 'failed');
     },
     async retry(id, token, error, runAfter) {
-      fenced(id, token, "state = 'queued', error = ?, run_after = ?, lease_owner = NULL, lease_expires_at = NULL", JSON.stringify(error), runAfter);
+      fenced(id, token, "state = 'queued', error = ?, run_after = ?, lease_owner = NULL, lease_expires_at = NULL", [JSON.stringify(error), runAfter], 'retry');
     },
     async release(id, token) {
-      fenced(id, token, "state = 'queued', attempts = max(attempts - 1, 0), run_after = 0, lease_owner = NULL, lease_expires_at = NULL");
+      fenced(id, token, "state = 'queued', attempts = max(attempts - 1, 0), run_after = 0, lease_owner = NULL, lease_expires_at = NULL", [], 'released');
     },
     async requestCancel(id) {
       return cancelTx.immediate(id);
     },
     async markCancelled(id, token) {
-      fenced(id, token, "state = 'cancelled', finished_at = ?, lease_owner = NULL", iso());
+      fenced(id, token, "state = 'cancelled', finished_at = ?, lease_owner = NULL", [iso()], 'cancelled');
     },
     async dueForExpiry(now, limit) {
       return (db.prepare("SELECT * FROM jobs WHERE state = 'succeeded' AND expires_at <= ? ORDER BY expires_at LIMIT ?").all(now, limit) as JobRow[]).map(toJob);
@@ -207,6 +254,24 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
     async close() {
       db.close();
     },
+    async claimById(id, owner, leaseMs) {
+      return claimByIdTx.immediate(id, owner, leaseMs);
+    },
+    async listActive(limit, after) {
+      const from = after ? Number(Buffer.from(after, 'base64url').toString()) : 0;
+      const rows = db.prepare(`SELECT seq, id, state, run_after, lease_expires_at FROM jobs WHERE state IN ('queued','running') AND seq > ?
+        ORDER BY seq LIMIT ?`).all(from, limit + 1) as { seq: number; id: string; state: 'queued' | 'running'; run_after: number; lease_expires_at: number | null }[];
+      const page = rows.slice(0, limit);
+      const jobs: ActiveJobRef[] = page.map((r) => ({ id: r.id, state: r.state, runAfter: r.run_after, leaseExpiresAt: r.lease_expires_at }));
+      return { jobs, nextCursor: rows.length > limit ? Buffer.from(String(page.at(-1)!.seq)).toString('base64url') : null };
+    },
+    async leaseHistory(id) {
+      const rows = db.prepare('SELECT * FROM job_leases WHERE job_id = ? ORDER BY token').all(id) as {
+        token: number; owner: string; claimed_at: string; expires_at: string; last_seen_at: string; ended_at: string | null; end_reason: string | null;
+      }[];
+      return rows.map((r): LeaseRecord => ({ token: r.token, owner: r.owner, claimedAt: r.claimed_at, expiresAt: r.expires_at, lastSeenAt: r.last_seen_at, endedAt: r.ended_at, endReason: r.end_reason }));
+    },
+    webhooks: outbox,
   };
 }
 

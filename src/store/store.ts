@@ -1,11 +1,14 @@
 /** The JobStore contract: jobs, forward-only states, leases with fencing tokens, idempotency keys. */
 import type { Checkpoint } from '../core/checkpoint.js';
 import type { ExportRequest, Job, JobError, JobFile, JobProgress, JobState } from '../core/job.js';
+import type { WebhookOutbox } from '../notify/outbox.js';
 
 export interface NewJob {
   id: string;
   tenant: string;
   request: ExportRequest;
+  /** Where this export's terminal event is delivered (its own `webhookUrl` or its tenant's default). */
+  webhookUrl?: string | null;
 }
 
 /** A claimed job and the fencing token every write under this lease must carry. */
@@ -27,6 +30,40 @@ export type CreateResult =
   | { kind: 'conflict'; job: Job };
 
 export type CancelResult = 'cancelled' | 'requested' | 'terminal' | 'missing';
+
+/** Outcome of claiming one named job (queue runners, where the queue picks the job and the store decides). */
+export type ClaimByIdResult =
+  | { kind: 'claimed'; lease: Lease }
+  | { kind: 'missing' }
+  | { kind: 'terminal'; state: JobState }
+  /** Another worker holds a live lease until `until` (epoch ms). */
+  | { kind: 'busy'; until: number }
+  /** Queued for a retry that is not due before `until` (epoch ms). */
+  | { kind: 'later'; until: number };
+
+/** A queued or running job, as a queue runner's reconciler needs to see it. */
+export interface ActiveJobRef {
+  id: string;
+  state: 'queued' | 'running';
+  /** Epoch ms before which a queued job is not claimable (0: now). */
+  runAfter: number;
+  /** Epoch ms when a running job's lease lapses. */
+  leaseExpiresAt: number | null;
+}
+
+/** One lease of a job: who held which token, and when (the store's own clock). */
+export interface LeaseRecord {
+  token: number;
+  owner: string;
+  claimedAt: string;
+  /** When the lease lapses (last renewal + lease length). */
+  expiresAt: string;
+  /** Last write accepted under this token (claim, renewal, checkpoint, progress, end). */
+  lastSeenAt: string;
+  endedAt: string | null;
+  /** succeeded, failed, retry, released, cancelled, or lapsed (another worker claimed after expiry). */
+  endReason: string | null;
+}
 
 /**
  * Where jobs live. Every write made under a lease is fenced: it names the lease token and fails
@@ -65,4 +102,18 @@ export interface JobStore {
   dueForExpiry(now: number, limit: number): Promise<Job[]>;
   markExpired(id: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Claims this job if it is runnable now (queued and due, or running with a lapsed lease), else
+   * says why not. Optional: needed by queue runners (BullMQ), where the queue chooses the job.
+   */
+  claimById?(id: string, owner: string, leaseMs: number): Promise<ClaimByIdResult>;
+  /** Queued and running jobs of every tenant, oldest first, a page after `after`. Optional, for queue reconcilers. */
+  listActive?(limit: number, after?: string): Promise<{ jobs: ActiveJobRef[]; nextCursor: string | null }>;
+  /** Every lease the job had, by token. Optional (audit, and the tests' proof that no job ran twice at once). */
+  leaseHistory?(id: string): Promise<LeaseRecord[]>;
+  /**
+   * The webhook outbox. Stores that have one write an event in the same transaction as every
+   * terminal state change of a job with a webhook URL. Optional.
+   */
+  readonly webhooks?: WebhookOutbox;
 }

@@ -145,6 +145,117 @@ export function testJobStore(factory: JobStoreFactory): void {
       expect(second?.job.tenant).toBe('globex'); // not acme's second job
     });
 
+    it('claims one named job, or says why not (queue runners)', async (ctx) => {
+      if (!store.claimById) return ctx.skip('store has no claimById');
+      expect(await store.claimById('nope', 'w', 10_000)).toEqual({ kind: 'missing' });
+      await make('n1');
+      const a = await store.claimById('n1', 'w1', 10_000);
+      expect(a.kind).toBe('claimed');
+      const lease = (a as { lease: { token: number; job: { state: string; attempts: number } } }).lease;
+      expect(lease.job).toMatchObject({ state: 'running', attempts: 1 });
+      const busy = await store.claimById('n1', 'w2', 10_000);
+      expect(busy.kind).toBe('busy');
+      expect((busy as { until: number }).until).toBeGreaterThan(Date.now() + 5000);
+      await store.retry('n1', lease.token, { code: 'SOURCE_TIMEOUT', message: 't' }, Date.now() + 60_000);
+      const later = await store.claimById('n1', 'w2', 10_000);
+      expect(later.kind).toBe('later');
+      expect((later as { until: number }).until).toBeGreaterThan(Date.now() + 50_000);
+      await make('n2');
+      const b = await store.claimById('n2', 'w1', 1);
+      await new Promise((r) => setTimeout(r, 10));
+      const c = await store.claimById('n2', 'w2', 10_000); // the lease lapsed: taken over
+      expect(c.kind).toBe('claimed');
+      const tokenB = (b as { lease: { token: number } }).lease.token;
+      expect((c as { lease: { token: number } }).lease.token).toBeGreaterThan(tokenB);
+      await expect(store.saveProgress('n2', tokenB, EMPTY_PROGRESS)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await store.succeed('n2', (c as { lease: { token: number } }).lease.token, file, EMPTY_PROGRESS);
+      expect(await store.claimById('n2', 'w3', 10_000)).toEqual({ kind: 'terminal', state: 'succeeded' });
+    });
+
+    it('lists active jobs of every tenant, oldest first, page by page', async (ctx) => {
+      if (!store.listActive) return ctx.skip('store has no listActive');
+      for (let i = 0; i < 3; i++) await make(`x${i}`, i % 2 ? 'globex' : 'acme');
+      await make('done');
+      await store.requestCancel('done');
+      await store.claimById?.('x1', 'w', 10_000);
+      const p1 = await store.listActive(2);
+      expect(p1.jobs.map((j) => j.id)).toEqual(['x0', 'x1']);
+      expect(p1.jobs[1]).toMatchObject({ state: 'running' });
+      expect(p1.jobs[1]!.leaseExpiresAt).toBeGreaterThan(Date.now());
+      const p2 = await store.listActive(2, p1.nextCursor!);
+      expect(p2.jobs.map((j) => j.id)).toEqual(['x2']);
+      expect(p2.nextCursor).toBeNull();
+    });
+
+    it('keeps a lease history: who held which token, when it was last seen, how it ended', async (ctx) => {
+      if (!store.leaseHistory) return ctx.skip('store has no leaseHistory');
+      await make('h');
+      const a = await store.claim('w1', 1);
+      await store.saveCheckpoint('h', a!.token, cp(10), EMPTY_PROGRESS);
+      await new Promise((r) => setTimeout(r, 10));
+      const b = await store.claim('w2', 10_000);
+      await expect(store.saveProgress('h', a!.token, EMPTY_PROGRESS)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await store.release('h', b!.token);
+      const c = await store.claim('w3', 10_000);
+      await store.succeed('h', c!.token, file, EMPTY_PROGRESS);
+      const h = await store.leaseHistory('h');
+      expect(h.map((l) => [l.token, l.owner, l.endReason])).toEqual([[a!.token, 'w1', 'lapsed'], [b!.token, 'w2', 'released'], [c!.token, 'w3', 'succeeded']]);
+      for (let i = 1; i < h.length; i++) {
+        // A lease starts only after the one before it was last seen, and after it ended or expired.
+        expect(Date.parse(h[i]!.claimedAt)).toBeGreaterThanOrEqual(Date.parse(h[i - 1]!.lastSeenAt));
+        expect(Date.parse(h[i]!.claimedAt)).toBeGreaterThanOrEqual(Math.min(Date.parse(h[i - 1]!.expiresAt), Date.parse(h[i - 1]!.endedAt ?? h[i - 1]!.expiresAt)));
+      }
+    });
+
+    it('writes a webhook event with every terminal change of a job that has a URL, and delivers it through claims', async (ctx) => {
+      const outbox = store.webhooks;
+      if (!outbox) return ctx.skip('store has no webhook outbox');
+      const url = 'https://hooks.example.com/offload';
+      for (const id of ['ok', 'bad', 'cq', 'cr']) expect((await store.create({ id, tenant: 'acme', request: request(), webhookUrl: url })).kind).toBe('created');
+      await make('silent'); // no URL: no event
+      const ok = await store.claimById!('ok', 'w', 10_000);
+      await store.succeed('ok', (ok as { lease: { token: number } }).lease.token, file, { ...EMPTY_PROGRESS, rows: 7 });
+      const bad = await store.claimById!('bad', 'w', 10_000);
+      await store.fail('bad', (bad as { lease: { token: number } }).lease.token, { code: 'SOURCE_ERROR', message: 'boom' });
+      expect(await store.requestCancel('cq')).toBe('cancelled');
+      const cr = await store.claimById!('cr', 'w', 10_000);
+      await store.requestCancel('cr');
+      await store.markCancelled('cr', (cr as { lease: { token: number } }).lease.token);
+      const s = await store.claimById!('silent', 'w', 10_000);
+      await store.succeed('silent', (s as { lease: { token: number } }).lease.token, file, EMPTY_PROGRESS);
+      // A fenced write that fails writes no event.
+      await expect(store.fail('ok', (ok as { lease: { token: number } }).lease.token, { code: 'X', message: 'x' })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+
+      const claimed = await outbox.claimDue('d1', 60_000, 10);
+      expect(claimed.map((e) => [e.jobId, e.type]).sort()).toEqual([['bad', 'export.failed'], ['cq', 'export.cancelled'], ['cr', 'export.cancelled'], ['ok', 'export.succeeded']]);
+      expect(new Set(claimed.map((e) => e.id)).size).toBe(4);
+      const okEvent = claimed.find((e) => e.jobId === 'ok')!;
+      expect(okEvent).toMatchObject({ url, tenant: 'acme', state: 'pending', attempts: 0 });
+      expect(okEvent.id).toMatch(/^evt_[0-9a-f]{32}$/);
+      expect(okEvent.job).toMatchObject({ id: 'ok', state: 'succeeded', progress: { rows: 7 }, file: { sha256: 'ab' }, checkpoint: null });
+      expect(await outbox.claimDue('d2', 60_000, 10)).toEqual([]); // held by d1
+
+      const t = Date.now();
+      await outbox.recordAttempt(okEvent.id, 'd1', { at: t, durationMs: 12, statusCode: 500, error: 'HTTP 500' }, { state: 'pending', nextAttemptAt: t - 1 });
+      const again = await outbox.claimDue('d2', 60_000, 10);
+      expect(again.map((e) => e.id)).toEqual([okEvent.id]);
+      expect(again[0]!.attempts).toBe(1);
+      // d1's claim is gone: its late failure report is logged but does not move the event.
+      await outbox.recordAttempt(okEvent.id, 'd1', { at: t, durationMs: 5, statusCode: 502, error: 'HTTP 502' }, { state: 'failed' });
+      await outbox.recordAttempt(okEvent.id, 'd2', { at: t + 1, durationMs: 3, statusCode: 200, error: null }, { state: 'delivered' });
+      const [ev] = await outbox.forJob('ok');
+      expect(ev).toMatchObject({ id: okEvent.id, state: 'delivered', attempts: 3 });
+      expect(ev!.deliveries.map((d) => [d.attempt, d.statusCode])).toEqual([[1, 500], [2, 502], [3, 200]]);
+      expect(await outbox.forJob('silent')).toEqual([]);
+
+      const badEvent = claimed.find((e) => e.jobId === 'bad')!;
+      await outbox.recordAttempt(badEvent.id, 'd1', { at: t, durationMs: 1, statusCode: null, error: 'refused' }, { state: 'failed' });
+      expect((await outbox.forJob('bad'))[0]).toMatchObject({ state: 'failed', lastError: 'refused' });
+      expect(await outbox.prune(Date.now() + 1000)).toBe(2); // delivered and failed ones; pending ones stay
+      expect(await outbox.forJob('ok')).toEqual([]);
+      expect((await outbox.forJob('cq')).length).toBe(1);
+    });
+
     it('finds succeeded jobs due for expiry', async () => {
       await make('e');
       const a = await store.claim('w', 10_000);
