@@ -197,10 +197,23 @@ export function s3Storage(options: S3StorageOptions): Storage & { readonly bucke
         }
         if (last.length > 0) await uploadPart(last);
         const uploadId = state.uploadId;
-        await withRetry(retry, `complete the upload of ${where(key)}`, () => client.send(new CompleteMultipartUploadCommand({
-          Bucket: bucket, Key: fullKey(key), UploadId: uploadId,
-          MultipartUpload: { Parts: state.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
-        })));
+        try {
+          await withRetry(retry, `complete the upload of ${where(key)}`, () => client.send(new CompleteMultipartUploadCommand({
+            Bucket: bucket, Key: fullKey(key), UploadId: uploadId,
+            MultipartUpload: { Parts: state.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+          })));
+        } catch (err) {
+          // A completion whose answer was lost on the way (dropped connection) has already
+          // turned the upload into the object; its retry then finds no upload. Accept the
+          // object only if it is exactly the parts this upload sent.
+          if (!(err instanceof OffloadError && nameOf(err.cause) === 'NoSuchUpload')) throw err;
+          const done = await alreadyCompleted(new Uint8Array(0));
+          if (done === null) {
+            throw new OffloadError(ErrorCode.CHECKPOINT_MISMATCH, `[offload] [s3] the multipart upload of ${where(key)} no longer exists (aborted or expired): the export must start over`, { cause: err });
+          }
+          hash = null;
+          return { key, size, sha256: done };
+        }
         const sha256 = hash ? hash.digest('hex') : await sha256Of(key);
         hash = null;
         return { key, size, sha256 };

@@ -1,7 +1,9 @@
 /**
  * A real S3 protocol endpoint for tests: s3rver on an ephemeral port, plus the two multipart
  * calls s3rver 3 does not implement (ListMultipartUploads, AbortMultipartUpload), answered from
- * s3rver's own upload directory. Every request is recorded, so tests can count UploadPart calls.
+ * s3rver's own upload directory, and S3's NoSuchUpload for calls on an upload that no longer
+ * exists. (ListParts, which s3rver also lacks, is not used by Offload.) Every request is
+ * recorded, so tests can count UploadPart calls.
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -72,16 +74,18 @@ export async function startS3(bucket = 'exports'): Promise<TestS3> {
       ctx.body = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${xml(b)}</Bucket><IsTruncated>false</IsTruncated>${entries.join('')}</ListMultipartUploadsResult>`;
       return;
     }
-    if (ctx.method === 'DELETE' && key !== '' && ctx.query.uploadId) {
+    const uploadDir = ctx.query.uploadId ? join(uploadsDir(b), ctx.query.uploadId.replace(/[^0-9a-f]/gi, '')) : null;
+    if (uploadDir && key !== '' && !(await stat(uploadDir).catch(() => null))) {
+      // UploadPart, CompleteMultipartUpload or AbortMultipartUpload of an upload that was
+      // completed or aborted: S3 answers NoSuchUpload (s3rver 3 answers 500).
+      ctx.status = 404;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+      return;
+    }
+    if (ctx.method === 'DELETE' && uploadDir) {
       // AbortMultipartUpload
-      const dir = join(uploadsDir(b), ctx.query.uploadId.replace(/[^0-9a-f]/gi, ''));
-      if (!(await stat(dir).catch(() => null))) {
-        ctx.status = 404;
-        ctx.type = 'application/xml';
-        ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
-        return;
-      }
-      await rm(dir, { recursive: true, force: true });
+      await rm(uploadDir, { recursive: true, force: true });
       ctx.status = 204;
       ctx.body = '';
       return;
