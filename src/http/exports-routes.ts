@@ -7,6 +7,7 @@ import { describeIssues } from '../config.js';
 import { ErrorCode } from '../core/errors.js';
 import { ExportRequestSchema, JOB_STATES, TERMINAL_STATES, type Job, type JobState } from '../core/job.js';
 import { resolveRequest } from '../datasets.js';
+import { discardQueuedUpload } from '../runner/execute.js';
 import { createAddressPolicy } from '../notify/address-policy.js';
 import type { AppDeps, Env } from './app.js';
 import { sendFile } from './download.js';
@@ -91,7 +92,12 @@ export function registerExportRoutes(app: Hono<Env>, deps: AppDeps): void {
     const job = await ownJob(c);
     const r = await store.requestCancel(job.id);
     if (r === 'terminal') throw new HttpError(ErrorCode.CONFLICT, `export ${job.id} is already ${job.state}`);
-    return c.json(jobView((await store.get(job.id))!, c.get('base')), 202);
+    // A running job's worker discards its own upload; a queued one has no worker to do it.
+    const latest = (await store.get(job.id))!;
+    if (r === 'cancelled') {
+      await discardQueuedUpload(config, storage, latest).catch((err: unknown) => deps.log?.(`[offload] export ${job.id}: could not abort its upload (the orphan sweeper will): ${(err as Error).message}`));
+    }
+    return c.json(jobView(latest, c.get('base')), 202);
   });
 
   app.get('/v1/exports/:id/download', async (c) => {

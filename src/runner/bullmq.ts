@@ -7,7 +7,7 @@ import { ErrorCode, OffloadError } from '../core/errors.js';
 import { TERMINAL_STATES } from '../core/job.js';
 import type { Storage } from '../storage/storage.js';
 import type { JobStore } from '../store/store.js';
-import { sweepExpired, type Runner } from './embedded.js';
+import { sweepStorage, type Runner } from './embedded.js';
 import { executeJob } from './execute.js';
 import { SourcePool } from './source-pool.js';
 
@@ -212,10 +212,7 @@ export function createBullmqRunner(options: BullmqRunnerOptions): Runner & { rec
       });
       every(Math.min(2000, rc.reconcileSeconds * 1000), watchMarker, 'marker check');
       every(rc.reconcileSeconds * 1000, reconcile, 'reconcile');
-      every(30_000, async () => {
-        const n = await sweepExpired(store, storage);
-        if (n > 0) log(`[offload] retention: ${n} expired export(s) deleted`);
-      }, 'retention sweep');
+      every(30_000, () => sweepStorage(config, store, storage, log), 'retention sweep');
       void watchMarker().catch((err: unknown) => warn(`[offload] [bullmq] marker check: ${(err as Error).message}`));
     },
     async stop() {

@@ -73,11 +73,7 @@ export function createEmbeddedRunner(options: EmbeddedRunnerOptions): Runner {
 
   const sweep = async (): Promise<void> => {
     try {
-      const n = await sweepExpired(store, storage);
-      if (n > 0) log(`[offload] retention: ${n} expired export(s) deleted`);
-      const graceHours = config.storage.type === 's3' ? config.storage.orphanGraceHours : 24;
-      const orphans = await sweepOrphanUploads(store, storage, graceHours * 3600_000);
-      if (orphans > 0) log(`[offload] storage: ${orphans} orphaned multipart upload(s) aborted`);
+      await sweepStorage(config, store, storage, log);
     } catch (err) {
       log(`[offload] retention sweep failed: ${(err as Error).message}`);
     }
@@ -103,6 +99,15 @@ export function createEmbeddedRunner(options: EmbeddedRunnerOptions): Runner {
       return active.size;
     },
   };
+}
+
+/** One pass of housekeeping: expired files deleted, orphaned multipart uploads aborted. */
+export async function sweepStorage(config: LoadedConfig, store: JobStore, storage: Storage, log: (line: string) => void): Promise<void> {
+  const n = await sweepExpired(store, storage);
+  if (n > 0) log(`[offload] retention: ${n} expired export(s) deleted`);
+  const graceHours = config.storage.type === 's3' ? config.storage.orphanGraceHours : 24;
+  const orphans = await sweepOrphanUploads(store, storage, graceHours * 3600_000);
+  if (orphans > 0) log(`[offload] storage: ${orphans} orphaned multipart upload(s) aborted`);
 }
 
 /** Runs the retention sweep once (for tests and `offload worker --once`). */

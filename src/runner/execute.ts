@@ -5,7 +5,7 @@ import { planExport } from '../core/exporter.js';
 import { runSlice, type Progress } from '../core/engine.js';
 import { ErrorCode, OffloadError, toOffloadError } from '../core/errors.js';
 import type { Checkpoint } from '../core/checkpoint.js';
-import type { JobProgress } from '../core/job.js';
+import type { Job, JobProgress } from '../core/job.js';
 import type { Storage } from '../storage/storage.js';
 import type { JobStore, Lease } from '../store/store.js';
 import type { SourcePool } from './source-pool.js';
@@ -23,6 +23,20 @@ export type StopReason = 'shutdown' | 'cancel' | 'lease-lost';
 /** Object key of a job's file in the storage. */
 export function objectKeyFor(tenant: string, jobId: string, extension: string): string {
   return `${tenant}/${jobId}.${extension}`;
+}
+
+/**
+ * Aborts the unfinished upload of a job that will never run again (cancelled while it waited in
+ * the queue with a checkpoint), so no parts stay behind. Best effort: when the dataset's config
+ * changed and the key cannot be rebuilt, the orphan sweeper removes the upload later.
+ */
+export async function discardQueuedUpload(config: LoadedConfig, storage: Storage, job: Job): Promise<void> {
+  const upload = job.checkpoint?.upload;
+  if (upload == null) return;
+  const tenant = config.tenants.find((t) => t.id === job.tenant);
+  if (!tenant) return;
+  const { format } = resolveRequest(config, tenant, job.request);
+  await storage.abortUpload(objectKeyFor(job.tenant, job.id, format.extension), upload);
 }
 
 /** Exponential backoff with jitter: ~2 s, 4 s, 8 s … capped at 5 minutes. */

@@ -23,6 +23,8 @@ export interface TestS3 {
   env: Record<string, string>;
   /** Answers the next `count` requests matching `when` with an S3 error instead of serving them. */
   fail(when: (r: S3Request) => boolean, count: number, status?: number, code?: string): void;
+  /** Holds every request matching `when` for `ms` before serving it (a slow network or store). */
+  slow(when: (r: S3Request) => boolean, ms: number): void;
   /** UploadPart calls per `key#partNumber`. */
   partUploads(): Map<string, number>;
   close(): Promise<void>;
@@ -46,12 +48,15 @@ export async function startS3(bucket = 'exports'): Promise<TestS3> {
   const requests: S3Request[] = [];
   const uploadsDir = (b: string): string => join(directory, b, '._S3rver_uploads');
   const faults: { when: (r: S3Request) => boolean; left: number; status: number; code: string }[] = [];
+  const delays: { when: (r: S3Request) => boolean; ms: number }[] = [];
 
   const extra: KoaMiddleware = async (ctx, next) => {
     const [, b = '', ...rest] = ctx.path.split('/');
     const key = decodeURIComponent(rest.join('/'));
     const request = { method: ctx.method, bucket: b, key, query: { ...ctx.query } };
     requests.push(request);
+    const delay = delays.find((d) => d.when(request));
+    if (delay) await new Promise((r) => setTimeout(r, delay.ms));
     const fault = faults.find((f) => f.left > 0 && f.when(request));
     if (fault) {
       fault.left -= 1;
@@ -104,6 +109,9 @@ export async function startS3(bucket = 'exports'): Promise<TestS3> {
     env: { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, AWS_REGION: 'us-east-1' },
     fail(when, count, status = 500, code = 'InternalError') {
       faults.push({ when, left: count, status, code });
+    },
+    slow(when, ms) {
+      delays.push({ when, ms });
     },
     partUploads() {
       const m = new Map<string, number>();

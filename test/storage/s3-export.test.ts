@@ -127,7 +127,7 @@ describe('S3 exports (s3rver)', () => {
     expect(both.stderr).toContain('exactly one of --out');
   }, 60_000);
 
-  it('the service on S3: download redirects to a presigned URL that works without credentials and serves ranges; cancel leaves no parts; orphans are swept', async () => {
+  it('the service on S3: download redirects to a presigned URL that works without credentials and serves ranges; orphans are swept', async () => {
     const f = serviceFixture(20_000, {
       storage: { type: 's3', bucket: s3.bucket, prefix: 'svc', endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: s3.credentials, presignSeconds: 600 },
       export: { batchSize: 500, partSize: 5 * MiB, sliceSeconds: 0.2, leaseSeconds: 2 },
