@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createExporter, csvFormat, fsStorage, ndjsonFormat, runSlice, sqliteSource, CheckpointFile,
-  type Checkpoint, type CheckpointSink, type Format,
+  type Checkpoint, type CheckpointSink, type Format, type Source,
 } from '../src/index.js';
 import { OffloadError } from '../src/core/errors.js';
 import { createBigDb, createTypedDb, tempDir } from './helpers/sqlite-fixture.js';
@@ -137,5 +137,40 @@ describe('runSlice', () => {
     const sizes = saves.slice(0, -1).map((cp, i) => cp.bytes - (i > 0 ? saves[i - 1]!.bytes : 0));
     expect(sizes.every((n) => n >= 200 * 1024)).toBe(true);
     expect(sha(join(dir, 'minpart.csv'))).toBe(sha(join(dir, 'one.csv')));
+  });
+  it('run({ retry }) resumes from the last checkpoint after retryable failures; without it the failure surfaces', async () => {
+    const reference = await exportOnce(csvFormat, 'retry-ref.csv');
+    expect(reference.out.status).toBe('succeeded');
+    // A source whose connection breaks on the 5th, 9th and 13th batch query, as a restarted server would.
+    const flaky = (): Source => {
+      const inner = sqliteSource({ path: db });
+      let queries = 0;
+      return {
+        ...inner,
+        async *batches(plan, after, opts) {
+          for await (const b of inner.batches(plan, after, opts)) {
+            queries += 1;
+            if (queries % 4 === 1 && queries > 1 && queries < 14) throw new OffloadError('SOURCE_UNREACHABLE', '[offload] connection lost (test)', { retryable: true });
+            yield b;
+          }
+        },
+      };
+    };
+    const exporter = createExporter({ storage: fsStorage({ root: dir }), batchSize: 700, partSize: 16 * 1024 });
+    const retries: number[] = [];
+    const source = flaky();
+    const saves: Checkpoint[] = [];
+    const out = await exporter.run({
+      source, tables: [{ table: 'events' }], format: csvFormat, key: 'retry.csv', sink: { save: async (cp) => void saves.push(cp) },
+      retry: { retries: 3, baseDelayMs: 5, onRetry: (_err, n) => retries.push(n) },
+    });
+    expect(out.status).toBe('succeeded');
+    expect(retries).toEqual([1, 1, 1]); // each failure came after progress, so the count starts again
+    expect(sha(join(dir, 'retry.csv'))).toBe(sha(join(dir, 'retry-ref.csv')));
+    // Resumed from checkpoints: the rows counted in checkpoints never go backwards.
+    expect(saves.map((c) => c.rows)).toEqual([...saves.map((c) => c.rows)].sort((a, b) => a - b));
+
+    const err = await exporter.run({ source: flaky(), tables: [{ table: 'events' }], format: csvFormat, key: 'retry-none.csv' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SOURCE_UNREACHABLE', retryable: true });
   });
 });

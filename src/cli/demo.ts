@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { hashApiKey, loadConfig } from '../config.js';
-import { startService, type Service } from '../service.js';
+import type { Service } from '../service.js';
 import { generateHrDatabase } from './demo-data.js';
 import { parsePositiveInt } from './args.js';
 import { EXIT } from './exit.js';
@@ -36,7 +35,7 @@ function ensureDatabase(dir: string, rows: number): string {
 }
 
 /** The demo's keys are kept in plain text beside its config so every start can print them; real keys never are. */
-function ensureConfig(dir: string, port: number): { configPath: string; keys: Record<string, string> } {
+function ensureConfig(dir: string, port: number, hashApiKey: (key: string) => string): { configPath: string; keys: Record<string, string> } {
   const configPath = join(dir, 'offload.config.json');
   const keysPath = join(dir, 'demo-keys.json');
   if (existsSync(configPath) && existsSync(keysPath)) {
@@ -71,7 +70,8 @@ async function demo(opts: DemoOptions): Promise<number> {
   const rows = parsePositiveInt(opts.rows, '--rows');
   const port = parsePositiveInt(opts.port, '--port');
   ensureDatabase(dir, rows);
-  const { configPath, keys } = ensureConfig(dir, port);
+  const [{ hashApiKey, loadConfig }, { startService }] = await Promise.all([import('../config.js'), import('../service.js')]);
+  const { configPath, keys } = ensureConfig(dir, port, hashApiKey);
   const config = loadConfig(configPath);
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
   let svc: Service;

@@ -9,7 +9,6 @@ import type { JsonValue } from '../core/types.js';
 import { getFormat, formatNames } from '../formats/index.js';
 import { openSource } from '../sources/index.js';
 import { fsStorage } from '../storage/fs.js';
-import { s3Storage } from '../storage/s3.js';
 import type { Storage } from '../storage/storage.js';
 import { CheckpointFile } from '../store/checkpoint-file.js';
 import { parseBytes, parseList, parsePositiveInt, parseWhere } from './args.js';
@@ -48,6 +47,7 @@ export interface ExportCliOptions {
   dataOnly: boolean;
   dropTables: boolean;
   sliceMs?: string;
+  retries: string;
 }
 
 /** Path of the checkpoint file kept beside an output file while its export is unfinished. */
@@ -56,7 +56,7 @@ export function checkpointPathFor(out: string): string {
 }
 
 /** Where the file goes: a local path (`--out`) or an S3 object (`--to s3://bucket/key`). */
-function outputTarget(opts: ExportCliOptions): { storage: Storage; objectKey: string; display: string; checkpointPath: string } {
+async function outputTarget(opts: ExportCliOptions): Promise<{ storage: Storage; objectKey: string; display: string; checkpointPath: string }> {
   if ((opts.out === undefined) === (opts.to === undefined)) {
     throw new OffloadError(ErrorCode.BAD_REQUEST, '[offload] give exactly one of --out <path> and --to <s3://bucket/key>');
   }
@@ -68,6 +68,8 @@ function outputTarget(opts: ExportCliOptions): { storage: Storage; objectKey: st
   const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(opts.to!);
   if (!m || m[2]!.endsWith('/')) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] --to must look like s3://bucket/path/file.csv, got "${opts.to!}"`);
   const [, bucket, key] = m as unknown as [string, string, string];
+  // Loaded only when needed: the AWS SDK alone costs tens of MB of memory.
+  const { s3Storage } = await import('../storage/s3.js');
   const storage = s3Storage({
     bucket, forcePathStyle: opts.s3ForcePathStyle,
     ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), ...(opts.s3Region ? { region: opts.s3Region } : {}),
@@ -142,6 +144,7 @@ export function registerExport(program: Command, run: (fn: () => Promise<number>
     .option('--drop-tables', 'SQL: DROP TABLE IF EXISTS before each CREATE TABLE', false)
     .option('--gzip', 'compress the file with gzip (one gzip stream; name it e.g. orders.csv.gz)', false)
     .option('--slice-ms <ms>', 'run in time-boxed slices of this length (as a serverless worker would)')
+    .option('--retries <n>', 'after a lost connection or another retryable failure: resume from the checkpoint up to n times, with backoff (0 = exit at once)', '5')
     .addHelpText('after', `
 Examples:
   offload export --from sqlite:./hr.db --table employees --out employees.csv
@@ -160,10 +163,11 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   const batchSize = parsePositiveInt(opts.batchSize, '--batch-size');
   const partSize = parseBytes(opts.partSize);
   const sliceMs = opts.sliceMs === undefined ? undefined : parsePositiveInt(opts.sliceMs, '--slice-ms');
+  const retries = opts.retries === '0' ? 0 : parsePositiveInt(opts.retries, '--retries');
   const columns = opts.columns ? parseList(opts.columns, '--columns') : undefined;
   const key = opts.key ? parseList(opts.key, '--key') : undefined;
   const filters = opts.where.map(parseWhere);
-  const target = outputTarget(opts);
+  const target = await outputTarget(opts);
   const { storage, objectKey, display } = target;
 
   const source = await openSource(opts.from);
@@ -205,6 +209,10 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
         signal: controller.signal,
         onProgress: (p) => progress.update(p),
         ...(sliceMs !== undefined ? { sliceMs } : {}),
+        retry: {
+          retries,
+          onRetry: (err, n, delayMs) => process.stderr.write(`\noffload: ${err.code}: ${err.message.replace(/^\[offload\]\s*/, '')}; resuming from the last checkpoint in ${(delayMs / 1000).toFixed(1)} s (retry ${n} of ${retries})\n`),
+        },
       });
       progress.stop();
       if (outcome.status === 'interrupted') {

@@ -2,9 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import type { Command } from 'commander';
-import { hashApiKey, loadConfig, parseConfig } from '../config.js';
 import { ErrorCode, OffloadError } from '../core/errors.js';
-import { startService } from '../service.js';
 import { parsePositiveInt } from './args.js';
 import { EXIT } from './exit.js';
 
@@ -30,7 +28,7 @@ export function registerService(program: Command, run: Run): void {
     .option('--port <n>', 'port to listen on (overrides the config; 0 = any free port)')
     .option('--no-worker', 'serve the API only; run exports in `offload worker` processes')
     .action((opts: { config: string; port?: string; worker: boolean }) => run(async () => {
-      const config = loadConfig(opts.config);
+      const { config, startService } = await loadService(opts.config);
       const port = opts.port === undefined ? undefined : opts.port === '0' ? 0 : parsePositiveInt(opts.port, '--port');
       const svc = await startService({ config, worker: opts.worker, ...(port !== undefined ? { port } : {}), log: (l) => process.stderr.write(`${l}\n`) });
       process.stdout.write(`offload listening on ${svc.url ?? ''}${opts.worker ? ' (with embedded worker)' : ''}\n`);
@@ -42,7 +40,7 @@ export function registerService(program: Command, run: Run): void {
     .description('run exports from the job store without serving HTTP')
     .option('--config <path>', 'config file', 'offload.config.json')
     .action((opts: { config: string }) => run(async () => {
-      const config = loadConfig(opts.config);
+      const { config, startService } = await loadService(opts.config);
       const svc = await startService({ config, http: false, log: (l) => process.stderr.write(`${l}\n`) });
       const r = config.runner;
       const how = r.type === 'bullmq' ? `bullmq queue ${r.prefix}:${r.queue}, concurrency ${r.concurrency ?? config.limits.concurrency}` : `concurrency ${config.limits.concurrency}`;
@@ -57,15 +55,25 @@ export function registerService(program: Command, run: Run): void {
     .requiredOption('--tenant <id>', 'tenant id (must exist in the config)')
     .option('--config <path>', 'config file', 'offload.config.json')
     .action((opts: { tenant: string; config: string }) => run(async () => {
-      const key = createApiKey(opts.config, opts.tenant);
+      const key = await createApiKey(opts.config, opts.tenant);
       process.stdout.write(`${key}\n`);
       process.stderr.write(`Stored the key's hash for tenant "${opts.tenant}" in ${opts.config}. This is the only time the key is shown.\n`);
       return EXIT.OK;
     }));
 }
 
+/**
+ * The service modules (HTTP server, job stores, runners, AWS SDK) and the config, loaded on
+ * demand so `offload export` and `--help` do not pay their memory.
+ */
+export async function loadService(configPath: string) {
+  const [{ loadConfig }, { startService }] = await Promise.all([import('../config.js'), import('../service.js')]);
+  return { config: loadConfig(configPath), startService };
+}
+
 /** Adds a new key to a tenant in the config file (atomically) and returns the key. */
-export function createApiKey(configPath: string, tenantId: string): string {
+export async function createApiKey(configPath: string, tenantId: string): Promise<string> {
+  const { hashApiKey, loadConfig, parseConfig } = await import('../config.js');
   loadConfig(configPath); // the file must be valid before we touch it
   const raw = JSON.parse(readFileSync(configPath, 'utf8')) as { tenants: { id: string; keys?: unknown[] }[] };
   const tenant = raw.tenants.find((t) => t.id === tenantId);

@@ -1,4 +1,5 @@
 /** createExporter: the library entry point that resolves a request and runs slices to completion. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Checkpoint, CheckpointSink } from './checkpoint.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_PART_SIZE, runSlice, type ExportPlan, type Progress } from './engine.js';
 import { ErrorCode, OffloadError } from './errors.js';
@@ -32,6 +33,23 @@ export interface ExportRun {
   sliceMs?: number;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
+  /**
+   * Retries after a retryable failure once the export has started (a dropped database
+   * connection, a server restart, a statement timeout, a storage outage): wait with exponential
+   * backoff and full jitter, then resume from the last checkpoint. Default: no retries.
+   */
+  retry?: RetryOptions;
+}
+
+export interface RetryOptions {
+  /** Retries after failures in a row (a saved checkpoint in between resets the count). */
+  retries: number;
+  /** Backoff ceiling of the first retry; doubles each time. Default 1 s. */
+  baseDelayMs?: number;
+  /** Largest wait. Default 30 s. */
+  maxDelayMs?: number;
+  /** Called before each wait. */
+  onRetry?: (error: OffloadError, retry: number, delayMs: number) => void;
 }
 
 export type ExportOutcome =
@@ -81,23 +99,50 @@ export function createExporter(options: ExporterOptions) {
   return {
     plan: (run: ExportRun) => planExport(run, options),
     async run(run: ExportRun): Promise<ExportOutcome> {
-      const plan = await planExport(run, options);
-      const sink: CheckpointSink = run.sink ?? { save: async () => undefined };
+      // The last checkpoint saved, so a retry resumes where the failed slice left off.
       let checkpoint = run.checkpoint ?? null;
-      for (;;) {
-        const result = await runSlice(plan, {
-          checkpoint,
-          sink,
-          ...(run.sliceMs !== undefined ? { deadline: Date.now() + run.sliceMs } : {}),
-          ...(run.signal ? { signal: run.signal } : {}),
-          ...(run.onProgress ? { onProgress: run.onProgress } : {}),
-        });
-        if (result.done) return { status: 'succeeded', file: result.file, rows: result.rows };
-        checkpoint = result.checkpoint;
-        if (result.reason === 'aborted') return { status: 'interrupted', checkpoint };
+      let progressed = false;
+      const sink: CheckpointSink = {
+        save: async (c) => {
+          await run.sink?.save(c);
+          checkpoint = c;
+          progressed = true;
+        },
+      };
+      // Planning is not retried: a wrong host, password or table should fail at once.
+      const plan = await planExport(run, options);
+      for (let retry = 0; ; ) {
+        try {
+          const result = await runSlice(plan, {
+            checkpoint,
+            sink,
+            ...(run.sliceMs !== undefined ? { deadline: Date.now() + run.sliceMs } : {}),
+            ...(run.signal ? { signal: run.signal } : {}),
+            ...(run.onProgress ? { onProgress: run.onProgress } : {}),
+          });
+          if (result.done) return { status: 'succeeded', file: result.file, rows: result.rows };
+          checkpoint = result.checkpoint;
+          if (result.reason === 'aborted') return { status: 'interrupted', checkpoint };
+        } catch (err) {
+          // `retries` counts failures in a row: a checkpoint saved since the last one starts over.
+          if (progressed) retry = 0;
+          progressed = false;
+          if (!(err instanceof OffloadError) || !err.retryable || retry >= (run.retry?.retries ?? 0) || run.signal?.aborted) throw err;
+          retry += 1;
+          const delay = retryDelayMs(run.retry!, retry);
+          run.retry!.onRetry?.(err, retry, delay);
+          await sleep(delay, undefined, run.signal ? { signal: run.signal } : {}).catch(() => undefined);
+          if (run.signal?.aborted) return { status: 'interrupted', checkpoint };
+        }
       }
     },
   };
+}
+
+/** Exponential backoff with full jitter: uniform in [0, min(max, base·2^(retry−1))]. */
+export function retryDelayMs(options: RetryOptions, retry: number): number {
+  const ceiling = Math.min(options.maxDelayMs ?? 30_000, (options.baseDelayMs ?? 1000) * 2 ** Math.max(0, retry - 1));
+  return Math.floor(Math.random() * ceiling);
 }
 
 export type Exporter = ReturnType<typeof createExporter>;

@@ -37,7 +37,7 @@ export function fsStorage(options: FsStorageOptions): Storage {
     return p;
   };
   const fail = (what: string, err: unknown): OffloadError =>
-    err instanceof OffloadError ? err : new OffloadError(ErrorCode.STORAGE_ERROR, `[offload] [fs] ${what}: ${(err as Error).message}`, { cause: err, retryable: true });
+    err instanceof OffloadError ? err : new OffloadError(ErrorCode.STORAGE_ERROR, `[offload] [fs] ${what}: ${(err as Error).message}`, { cause: err, retryable: isTransient(err) });
 
   async function openUpload(key: string, state: FsUploadState | null): Promise<Upload> {
     const final = pathOf(key);
@@ -166,4 +166,14 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync().catch(() => undefined);
     await fh.close();
   }
+}
+
+/**
+ * Whether a file-system failure may go away by itself (a full disk being cleaned, a busy or
+ * briefly unavailable network mount). Permissions, a directory in the way or a read-only file
+ * system stay until someone acts: retrying them only delays the error.
+ */
+function isTransient(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return !['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EROFS', 'ENAMETOOLONG', 'ELOOP', 'EINVAL'].includes(code ?? '');
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExporter, csvFormat, fsStorage, ndjsonFormat } from '../../src/index.js';
 import { postgresSource } from '../../src/sources/postgres.js';
 import type { Source } from '../../src/sources/source.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runCliWhileBreaking } from '../helpers/cli.js';
 import { SERVICES, serviceAvailable } from '../helpers/services.js';
 import { tempDir } from '../helpers/sqlite-fixture.js';
 
@@ -94,9 +94,9 @@ describe.runIf(up)('postgres types and shapes', () => {
     expect(err).toMatchObject({ code: 'SOURCE_TIMEOUT', retryable: true });
   });
 
-  it('reconnects after pg_terminate_backend; --resume ends byte-identical', async () => {
+  it('with --retries 0, pg_terminate_backend ends the run with SOURCE_UNREACHABLE; --resume ends byte-identical', async () => {
     await admin.query(`CREATE TABLE ${schema}.big AS SELECT g AS id, md5(g::text) AS h, g * 1.5 AS x FROM generate_series(1, 200000) g; ALTER TABLE ${schema}.big ADD PRIMARY KEY (id)`);
-    const args = (out: string): string[] => ['export', '--from', url, '--table', 'big', '--out', join(dir, out), '--quiet', '--batch-size', '1000', '--part-size', '64KiB'];
+    const args = (out: string): string[] => ['export', '--from', url, '--table', 'big', '--out', join(dir, out), '--quiet', '--batch-size', '1000', '--part-size', '64KiB', '--retries', '0'];
     expect((await runCli(args('big-ref.csv'))).code).toBe(0);
     let killed = 0;
     const killer = setInterval(() => {
@@ -116,5 +116,16 @@ describe.runIf(up)('postgres types and shapes', () => {
     expect(killed).toBeGreaterThan(0);
     expect(result.code).toBe(0);
     expect(readFileSync(join(dir, 'big.csv')).equals(readFileSync(join(dir, 'big-ref.csv')))).toBe(true);
+  });
+
+  it('one run rides out pg_terminate_backend: it reconnects with backoff and resumes from its checkpoint by itself', async () => {
+    const out = join(dir, 'auto.csv');
+    const terminate = async (): Promise<number> =>
+      (await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [app])).rowCount ?? 0;
+    const r = await runCliWhileBreaking(['export', '--from', url, '--table', 'big', '--out', out, '--quiet', '--batch-size', '500', '--part-size', '32KiB', '--retries', '10'], `${out}.offload-checkpoint.json`, terminate);
+    expect(r.broken).toBeGreaterThan(0);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/SOURCE_UNREACHABLE: .*resuming from the last checkpoint in [\d.]+ s \(retry 1 of 10\)/);
+    expect(readFileSync(out).equals(readFileSync(join(dir, 'big-ref.csv')))).toBe(true);
   });
 });
