@@ -96,18 +96,25 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
   const totalRows = checkpoint ? checkpoint.totalRows : readsRows ? await countRows(plan) : 0;
   let last: Checkpoint | null = checkpoint;
 
-  let chunks: Uint8Array[] = [];
+  // One buffer for the part being filled, reused for every part of the slice: no concatenation
+  // copy per part and no part-sized garbage for the collector (the storage does not keep the
+  // bytes once writePart resolves).
+  let part = Buffer.allocUnsafeSlow(0);
   let buffered = 0;
   let pendingRows = 0;
   const push = (bytes: Uint8Array): void => {
-    if (bytes.length > 0) {
-      chunks.push(bytes);
-      buffered += bytes.length;
+    if (bytes.length === 0) return;
+    if (buffered + bytes.length > part.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(buffered + bytes.length, Math.min(2 * part.length, partTarget() + bytes.length), 64 * 1024));
+      part.copy(grown, 0, 0, buffered);
+      part = grown;
     }
+    part.set(bytes, buffered);
+    buffered += bytes.length;
   };
+  /** The buffered bytes, valid until the next push. */
   const takeBuffer = (): Uint8Array => {
-    const out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
-    chunks = [];
+    const out = part.subarray(0, buffered);
     buffered = 0;
     return out;
   };

@@ -69,10 +69,14 @@ export function registerExportRoutes(app: Hono<Env>, deps: AppDeps): void {
     // The export's webhook, else its tenant's; refused now if it reaches a private address (and again at delivery).
     const webhookUrl = request.webhookUrl ?? tenant.webhookUrl ?? null;
     if (webhookUrl !== null) await webhookPolicy.check(webhookUrl);
-    if ((await store.countActive(tenant.id)) >= config.limits.activeExportsPerTenant) {
+    const result = await store.create(
+      { id: `exp_${randomUUID().replaceAll('-', '')}`, tenant: tenant.id, request, webhookUrl },
+      key === undefined ? undefined : { key, hash },
+      { maxActive: config.limits.activeExportsPerTenant },
+    );
+    if (result.kind === 'limited') {
       throw new HttpError(ErrorCode.RATE_LIMITED, `tenant has ${config.limits.activeExportsPerTenant} active exports (the limit); retry when one finishes`, { 'Retry-After': '10' });
     }
-    const result = await store.create({ id: `exp_${randomUUID().replaceAll('-', '')}`, tenant: tenant.id, request, webhookUrl }, key === undefined ? undefined : { key, hash });
     if (result.kind === 'conflict') throw new HttpError(ErrorCode.CONFLICT, 'this Idempotency-Key was used with a different request body');
     if (result.kind === 'created') await deps.onJobCreated?.(result.job);
     const view = jobView(result.job, c.get('base'));

@@ -23,6 +23,9 @@ export interface StoredFile {
  * One object being written part by part. Each `writePart` is durable when it resolves; `state()`
  * then describes everything written so far, and `Storage.resumeUpload(key, meta, state)` continues
  * from exactly there (anything written after that state is discarded).
+ *
+ * The bytes given to `writePart` and `complete` belong to the caller again once the call
+ * resolves (the engine reuses one buffer for every part): keep no reference to them.
  */
 export interface Upload {
   writePart(bytes: Uint8Array): Promise<void>;

@@ -5,7 +5,10 @@ import { ErrorCode, OffloadError, leaseLost } from '../core/errors.js';
 import { EMPTY_PROGRESS, TERMINAL_STATES, type ExportRequest, type Job, type JobError, type JobFile, type JobProgress, type JobState } from '../core/job.js';
 import { postgresOutbox, recordEvent } from './postgres-outbox.js';
 import { migrate, quoteSchema } from './postgres-schema.js';
-import type { ActiveJobRef, ClaimByIdResult, JobStore, Lease, LeaseRecord } from './store.js';
+import type { ActiveJobRef, ClaimByIdResult, CreateResult, JobStore, Lease, LeaseRecord } from './store.js';
+
+/** First key of the advisory locks that serialise job creation per tenant ('ofld'). */
+const TENANT_LOCK_CLASS = 0x6f666c64;
 
 export interface PostgresJobStoreOptions {
   /** `postgres://user:pass@host:5432/db`. */
@@ -133,15 +136,28 @@ export async function postgresJobStore(options: PostgresJobStoreOptions): Promis
   };
 
   return {
-    async create(job, idem) {
-      const r = await q<JobRow>(`INSERT INTO ${s}.jobs (id, tenant, dataset, format, request, state, progress, idempotency_key, request_hash, webhook_url)
+    create: (job, idem, limits) => tx(async (c): Promise<CreateResult> => {
+      const prior = async (): Promise<CreateResult | null> => {
+        if (!idem) return null;
+        const r = (await c.query<JobRow>(`SELECT * FROM ${s}.jobs WHERE tenant = $1 AND idempotency_key = $2`, [job.tenant, idem.key])).rows[0];
+        return r ? { kind: r.request_hash === idem.hash ? 'existing' : 'conflict', job: toJob(r) } : null;
+      };
+      if (limits?.maxActive !== undefined) {
+        // One creator per tenant at a time, across every API process, until this transaction
+        // ends: the count below and the insert cannot interleave with another request's.
+        await c.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [TENANT_LOCK_CLASS, job.tenant]);
+        const replay = await prior();
+        if (replay) return replay;
+        const n = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.jobs WHERE tenant = $1 AND state IN ('queued','running')`, [job.tenant])).rows[0]!.n;
+        if (n >= limits.maxActive) return { kind: 'limited', active: n };
+      }
+      const r = await c.query<JobRow>(`INSERT INTO ${s}.jobs (id, tenant, dataset, format, request, state, progress, idempotency_key, request_hash, webhook_url)
         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9) ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING *`,
       [job.id, job.tenant, job.request.dataset, job.request.format, JSON.stringify(job.request), JSON.stringify(EMPTY_PROGRESS),
         idem?.key ?? null, idem?.hash ?? null, job.webhookUrl ?? null]);
       if (r.rows[0]) return { kind: 'created', job: toJob(r.rows[0]) };
-      const prior = (await q<JobRow>(`SELECT * FROM ${s}.jobs WHERE tenant = $1 AND idempotency_key = $2`, [job.tenant, idem!.key])).rows[0]!;
-      return { kind: prior.request_hash === idem!.hash ? 'existing' : 'conflict', job: toJob(prior) };
-    },
+      return (await prior())!;
+    }),
     get,
     async findByIdempotencyKey(tenant, key) {
       const r = (await q<JobRow>(`SELECT * FROM ${s}.jobs WHERE tenant = $1 AND idempotency_key = $2`, [tenant, key])).rows[0];

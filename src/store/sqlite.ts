@@ -160,10 +160,17 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
     return { kind: 'claimed', lease: takeLease(id, owner, leaseMs, now) };
   });
 
-  const createTx = db.transaction((job: NewJob, idem?: { key: string; hash: string }): CreateResult => {
+  const countActive = (tenant: string): number =>
+    (db.prepare("SELECT count(*) AS n FROM jobs WHERE tenant = ? AND state IN ('queued','running')").get(tenant) as { n: number }).n;
+
+  const createTx = db.transaction((job: NewJob, idem?: { key: string; hash: string }, maxActive?: number): CreateResult => {
     if (idem) {
       const prior = db.prepare('SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?').get(job.tenant, idem.key) as JobRow | undefined;
       if (prior) return { kind: prior.request_hash === idem.hash ? 'existing' : 'conflict', job: toJob(prior) };
+    }
+    if (maxActive !== undefined) {
+      const active = countActive(job.tenant);
+      if (active >= maxActive) return { kind: 'limited', active };
     }
     const now = iso();
     db.prepare(`INSERT INTO jobs (id, tenant, dataset, format, request, state, progress, idempotency_key, request_hash, webhook_url, created_at, updated_at)
@@ -189,8 +196,10 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
   });
 
   return {
-    async create(job, idempotency) {
-      return createTx.immediate(job, idempotency);
+    async create(job, idempotency, limits) {
+      // IMMEDIATE: the write lock is taken first, so the count and the insert are one step for
+      // every process sharing the database file.
+      return createTx.immediate(job, idempotency, limits?.maxActive);
     },
     async get(id) {
       return get(id);
@@ -209,8 +218,7 @@ export function sqliteJobStore(options: SqliteJobStoreOptions): JobStore {
       return { jobs: page.map(toJob), nextCursor };
     },
     async countActive(tenant) {
-      const r = db.prepare("SELECT count(*) AS n FROM jobs WHERE tenant = ? AND state IN ('queued','running')").get(tenant) as { n: number };
-      return r.n;
+      return countActive(tenant);
     },
     async claim(owner, leaseMs) {
       return claimTx.immediate(owner, leaseMs);

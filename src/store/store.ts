@@ -27,7 +27,9 @@ export interface ListOptions {
 export type CreateResult =
   | { kind: 'created'; job: Job }
   | { kind: 'existing'; job: Job }
-  | { kind: 'conflict'; job: Job };
+  | { kind: 'conflict'; job: Job }
+  /** The tenant already has `maxActive` queued or running exports; nothing was created. */
+  | { kind: 'limited'; active: number };
 
 export type CancelResult = 'cancelled' | 'requested' | 'terminal' | 'missing';
 
@@ -71,7 +73,12 @@ export interface LeaseRecord {
  */
 export interface JobStore {
   /** Creates the job, or returns the one created earlier with the same idempotency key. */
-  create(job: NewJob, idempotency?: { key: string; hash: string }): Promise<CreateResult>;
+  /**
+   * Creates a queued job. With `maxActive`, the tenant's count of queued and running jobs is
+   * checked in the same transaction (serialised per tenant), so concurrent requests cannot pass
+   * the limit together.
+   */
+  create(job: NewJob, idempotency?: { key: string; hash: string }, limits?: { maxActive?: number }): Promise<CreateResult>;
   get(id: string): Promise<Job | null>;
   /** The job created with this idempotency key, and the hash of its request. */
   findByIdempotencyKey(tenant: string, key: string): Promise<{ job: Job; hash: string } | null>;

@@ -120,6 +120,21 @@ export function testJobStore(factory: JobStoreFactory): void {
       expect(await store.findByIdempotencyKey('acme', 'nope')).toBeNull();
     });
 
+    it('holds the active-exports limit under concurrent creates; replays pass, other tenants are not affected', async () => {
+      const tries = await Promise.all(Array.from({ length: 24 }, (_, i) => store.create({ id: `l${i}`, tenant: 'acme', request: request(i) }, undefined, { maxActive: 5 })));
+      expect(tries.filter((r) => r.kind === 'created')).toHaveLength(5);
+      expect(tries.filter((r) => r.kind === 'limited')).toHaveLength(19);
+      expect(tries.find((r) => r.kind === 'limited')).toMatchObject({ active: 5 });
+      expect(await store.countActive('acme')).toBe(5);
+      // A finished export frees its place.
+      const lease = await store.claim('w1', 60_000);
+      await store.fail(lease!.job.id, lease!.token, { code: 'X', message: 'x' });
+      expect((await store.create({ id: 'l-next', tenant: 'acme', request: request() }, { key: 'idem', hash: 'h' }, { maxActive: 5 })).kind).toBe('created');
+      // Replaying an idempotency key creates nothing, so the limit does not refuse it.
+      expect((await store.create({ id: 'l-again', tenant: 'acme', request: request() }, { key: 'idem', hash: 'h' }, { maxActive: 5 }))).toMatchObject({ kind: 'existing', job: { id: 'l-next' } });
+      expect((await store.create({ id: 'g1', tenant: 'globex', request: request() }, undefined, { maxActive: 5 })).kind).toBe('created');
+    });
+
     it("lists a tenant's jobs newest first with cursors and a state filter; counts active ones", async () => {
       for (let i = 0; i < 5; i++) await make(`a${i}`);
       await make('g0', 'globex');
