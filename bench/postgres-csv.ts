@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { measure, type Measurement } from './measure.js';
+import { measure, type Contender, type Measurement } from './measure.js';
 import { dropPgTableIfAsked, ensurePgTable, genericUrl, PG_URL } from './pg-table.js';
 import { peakRssCheck, wallRatioCheck, type ComparisonResult } from './report.js';
 import { BENCH_DIR, offloadCli, ROOT } from './setup.js';
@@ -42,18 +42,24 @@ export async function postgresCsv(rows: number): Promise<ComparisonResult> {
   const out = (n: string): string => join(BENCH_DIR, n);
   const exportArgs = (from: string, file: string): string[] => [...offloadCli, 'export', '--from', from, '--table', table, '--out', out(file), '--quiet', '--force'];
   const baseline = (script: string, file: string): string[] => [process.execPath, '--import', 'tsx', join(ROOT, 'bench/baselines', script), PG_URL, table, out(file)];
-  const files = ['psql.csv', 'offload-copy.csv', 'offload-generic.csv', 'pg-cursor.csv', 'pg-naive.csv'].map(out);
+  // Each output is hashed (Offload's two) and deleted as soon as it is measured: at full size they are
+  // over a GB each. The sizes are in results.json.
+  const shas = new Map<string, string | null>();
+  const run = async (c: Contender & { output: string }): Promise<Measurement> => {
+    const m = await measure(c);
+    if (c.name === COPY || c.name === GENERIC) shas.set(c.name, m.ok ? await sha(c.output) : null);
+    rmSync(c.output, { force: true });
+    return m;
+  };
   const measurements: Measurement[] = [
-    await measure({ name: PSQL, command: ['psql', PG_URL, '-q', '-c', `"\\copy (SELECT * FROM ${table} ORDER BY id) TO '${out('psql.csv')}' CSV HEADER"`], shell: true, output: out('psql.csv') }),
-    await measure({ name: COPY, command: exportArgs(PG_URL, 'offload-copy.csv'), output: out('offload-copy.csv') }),
-    await measure({ name: GENERIC, command: exportArgs(genericUrl(PG_URL), 'offload-generic.csv'), output: out('offload-generic.csv') }),
-    await measure({ name: CURSOR, command: baseline('pg-cursor-csv.ts', 'pg-cursor.csv'), output: out('pg-cursor.csv') }),
+    await run({ name: PSQL, command: ['psql', PG_URL, '-q', '-c', `"\\copy (SELECT * FROM ${table} ORDER BY id) TO '${out('psql.csv')}' CSV HEADER"`], shell: true, output: out('psql.csv') }),
+    await run({ name: COPY, command: exportArgs(PG_URL, 'offload-copy.csv'), output: out('offload-copy.csv') }),
+    await run({ name: GENERIC, command: exportArgs(genericUrl(PG_URL), 'offload-generic.csv'), output: out('offload-generic.csv') }),
+    await run({ name: CURSOR, command: baseline('pg-cursor-csv.ts', 'pg-cursor.csv'), output: out('pg-cursor.csv') }),
     // Default heap limit on purpose: running out of memory is this design's result at scale.
-    await measure({ name: NAIVE, command: baseline('pg-naive.ts', 'pg-naive.csv'), output: out('pg-naive.csv') }),
+    await run({ name: NAIVE, command: baseline('pg-naive.ts', 'pg-naive.csv'), output: out('pg-naive.csv') }),
   ];
-  const [copySha, genericSha] = [await sha(out('offload-copy.csv')), await sha(out('offload-generic.csv'))];
-  // The outputs are several GB at full size; the sizes are in results.json.
-  for (const f of files) rmSync(f, { force: true });
+  const [copySha, genericSha] = [shas.get(COPY) ?? null, shas.get(GENERIC) ?? null];
   await dropPgTableIfAsked(table);
   return {
     id: 'postgres-csv',
