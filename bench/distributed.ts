@@ -1,6 +1,7 @@
 /**
- * Distributed throughput: the same 20 exports run by 1, 2 and 3 `offload worker` processes (BullMQ on Redis,
- * job store in Postgres, one `offload serve --no-worker`). Prints exports/min and rows/s per worker count.
+ * Distributed throughput: the same exports run by 1, 2 and 3 `offload worker` processes (BullMQ on Redis,
+ * job store in Postgres, one `offload serve --no-worker`). Reports exports/min and rows/s per worker count.
+ * Opt-in step of bench/run.ts (`npm run bench -- --only=distributed`), or on its own:
  *
  *   node --import tsx bench/distributed.ts [--rows 400000] [--exports 20] [--workers 1,2,3] [--concurrency 1] [--repeat 1]
  *   env: OFFLOAD_BENCH_PG (postgres://postgres@127.0.0.1:5432/test), OFFLOAD_BENCH_REDIS (redis://127.0.0.1:6379)
@@ -9,22 +10,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { generateHrDatabase } from '../src/cli/demo-data.js';
 import { hashApiKey } from '../src/config.js';
+import { f1, int, markdownTable, type ComparisonResult } from './report.js';
+import type { Measurement } from './measure.js';
 import { ROOT } from './setup.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-};
-const ROWS = Number(arg('rows', '400000'));
-const EXPORTS = Number(arg('exports', '20'));
-const WORKERS = arg('workers', '1,2,3').split(',').map(Number);
-/** Exports one worker runs at once: 1 makes "workers" mean "CPU cores used". */
-const CONCURRENCY = Number(arg('concurrency', '1'));
-const REPEAT = Number(arg('repeat', '1'));
+export interface DistributedOptions {
+  rows: number;
+  exports: number;
+  workers: number[];
+  /** Exports one worker runs at once: 1 makes "workers" mean "CPU cores used". */
+  concurrency: number;
+  repeat: number;
+}
 const PG_URL = process.env.OFFLOAD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.OFFLOAD_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
 const KEY = 'ofk_bench_key_0123456789abcdefghijkl';
@@ -65,12 +67,12 @@ function workload(i: number): Record<string, unknown> {
   return request;
 }
 
-async function runOnce(dir: string, workers: number, run: number): Promise<{ seconds: number; rows: number; bytes: number }> {
+async function runOnce(o: DistributedOptions, dir: string, workers: number, run: number): Promise<{ seconds: number; rows: number; bytes: number }> {
   const tag = `dh_bench_${process.pid.toString(36)}_${workers}_${run}`;
   const config = {
     server: { host: '127.0.0.1', port: 0 },
     store: { type: 'postgres', url: PG_URL, schema: tag },
-    runner: { type: 'bullmq', redisUrl: REDIS_URL, prefix: tag, concurrency: CONCURRENCY, limiter: { max: 10_000, durationMs: 60_000 } },
+    runner: { type: 'bullmq', redisUrl: REDIS_URL, prefix: tag, concurrency: o.concurrency, limiter: { max: 10_000, durationMs: 60_000 } },
     storage: { type: 'fs', dir: join(dir, `exports-${workers}`) },
     datasets: [{
       name: 'employees', source: `sqlite:${join(dir, 'hr.db')}`, table: 'employees', tenantColumn: 'tenant_id',
@@ -90,7 +92,7 @@ async function runOnce(dir: string, workers: number, run: number): Promise<{ sec
   try {
     const t0 = Date.now();
     const ids: string[] = [];
-    for (let i = 0; i < EXPORTS; i++) {
+    for (let i = 0; i < o.exports; i++) {
       const res = await fetch(`${url}/v1/exports`, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(workload(i)) });
       ids.push(((await res.json()) as { id: string }).id);
     }
@@ -118,21 +120,79 @@ async function runOnce(dir: string, workers: number, run: number): Promise<{ sec
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'offload-bench-dist-'));
-try {
-  // One tenant, so every export reads from the same ROWS rows.
-  generateHrDatabase(join(dir, 'hr.db'), { rows: ROWS });
-  const db = (await import('better-sqlite3')).default(join(dir, 'hr.db'));
-  db.prepare("UPDATE employees SET tenant_id = 'acme'").run();
-  db.close();
-  console.log(`| workers (${CONCURRENCY} export${CONCURRENCY > 1 ? 's' : ''} each at a time) | exports | rows | time | exports/min | rows/s |`);
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  for (let run = 0; run < REPEAT; run++) {
-    for (const n of WORKERS) {
-      const r = await runOnce(dir, n, run);
-      console.log(`| ${n} | ${EXPORTS} | ${r.rows.toLocaleString('en')} | ${r.seconds.toFixed(1)} s | ${(EXPORTS / (r.seconds / 60)).toFixed(1)} | ${Math.round(r.rows / r.seconds).toLocaleString('en')} |`);
-    }
+/** Skipped (with why) when PostgreSQL or Redis does not answer. */
+async function unreachable(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  try {
+    await client.connect();
+  } catch (err) {
+    return `Skipped: no PostgreSQL at ${PG_URL} (${(err as Error).message}); set OFFLOAD_BENCH_PG.`;
+  } finally {
+    await client.end().catch(() => undefined);
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    return `Skipped: no Redis at ${REDIS_URL} (${(err as Error).message}); set OFFLOAD_BENCH_REDIS.`;
+  } finally {
+    redis.disconnect();
+  }
+  return null;
+}
+
+export async function distributed(o: DistributedOptions): Promise<ComparisonResult> {
+  const title = `Distributed throughput: ${o.exports} exports of a ${o.rows.toLocaleString('en-US')}-row table by ${o.workers.join(', ')} worker processes`;
+  const skipped = await unreachable();
+  if (skipped) return { id: 'distributed', title, rows: 0, reference: '', measurements: [], targets: [], notes: [skipped], contendersTable: false };
+  const dir = mkdtempSync(join(tmpdir(), 'offload-bench-dist-'));
+  const measurements: Measurement[] = [];
+  const rows: string[][] = [];
+  try {
+    // One tenant, so every export reads from the same rows.
+    generateHrDatabase(join(dir, 'hr.db'), { rows: o.rows });
+    const db = (await import('better-sqlite3')).default(join(dir, 'hr.db'));
+    db.prepare("UPDATE employees SET tenant_id = 'acme'").run();
+    db.close();
+    for (let run = 0; run < o.repeat; run++) {
+      for (const n of o.workers) {
+        const r = await runOnce(o, dir, n, run);
+        measurements.push({ name: `${n} worker${n > 1 ? 's' : ''}, round ${run + 1}`, ok: true, wallSeconds: r.seconds, peakRssMiB: NaN, outputBytes: r.bytes, rows: r.rows });
+        rows.push([String(n), String(run + 1), String(o.exports), int(r.rows), `${f1(r.seconds)} s`, f1(o.exports / (r.seconds / 60)), int(r.rows / r.seconds)]);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    id: 'distributed',
+    title,
+    rows: measurements.reduce((n, m) => Math.max(n, m.rows ?? 0), 0),
+    reference: '',
+    measurements,
+    contendersTable: false,
+    extraTables: [{
+      header: [`workers (${o.concurrency} export${o.concurrency > 1 ? 's' : ''} each at a time)`, 'round', 'exports', 'rows', 'time', 'exports/min', 'rows/s'],
+      align: ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+      rows,
+    }],
+    targets: [],
+    notes: ['One `offload serve --no-worker`, a BullMQ queue on Redis and a PostgreSQL job store; the exports mix CSV and NDJSON, whole tenant, department, status and date filters (the chaos test\'s workload). Workers share the machine\'s cores with the API, PostgreSQL and Redis.'],
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const arg = (name: string, fallback: string): string => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1]! : fallback;
+  };
+  const result = await distributed({
+    rows: Number(arg('rows', '400000')),
+    exports: Number(arg('exports', '20')),
+    workers: arg('workers', '1,2,3').split(',').map(Number),
+    concurrency: Number(arg('concurrency', '1')),
+    repeat: Number(arg('repeat', '1')),
+  });
+  console.log(markdownTable(result));
 }

@@ -23,6 +23,8 @@ export interface Measurement {
   wallSeconds: number;
   peakRssMiB: number;
   outputBytes: number | null;
+  /** Rows this run exported, when it differs from its comparison's row count (set by the caller). */
+  rows?: number;
 }
 
 function parseTime(text: string): { wall: number; rssKiB: number } {
@@ -30,6 +32,15 @@ function parseTime(text: string): { wall: number; rssKiB: number } {
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(text);
   const secs = wall ? wall[1]!.split(':').reduce((acc, part) => acc * 60 + Number(part), 0) : NaN;
   return { wall: secs, rssKiB: rss ? Number(rss[1]) : NaN };
+}
+
+/**
+ * The line of a failed run's stderr that says what went wrong: for an uncaught Node error, the
+ * `XxxError: message` line rather than the trailing `Node.js v20…` or a stack frame.
+ */
+function lastError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v\d/.test(l) && !l.startsWith('at '));
+  return [...lines].reverse().find((l) => /^[A-Za-z]*Error\b|error/i.test(l)) ?? lines[lines.length - 1] ?? '';
 }
 
 /** Runs a contender under `/usr/bin/time -v` (peak RSS of the process tree's largest process). */
@@ -60,7 +71,7 @@ export async function measure(c: Contender): Promise<Measurement> {
   return {
     name: c.name,
     ok,
-    ...(ok ? {} : { error: oom ? 'out of memory' : `exit ${String(result.code)}: ${result.stderr.trim().split('\n').slice(-1)[0] ?? ''}` }),
+    ...(ok ? {} : { error: oom ? 'out of memory' : `exit ${String(result.code)}: ${lastError(result.stderr)}` }),
     wallSeconds: t.wall,
     peakRssMiB: t.rssKiB / 1024,
     outputBytes,

@@ -58,6 +58,7 @@ export async function resumeCost(db: string, rows: number): Promise<ComparisonRe
     reference: 'uninterrupted',
     measurements: [uninterrupted, total],
     targets: ['extra work at most one part (8 MiB by default)'],
+    checks: [{ target: 'extra work at most one part (8 MiB by default)', measured: `${discarded.toLocaleString('en-US')} bytes discarded past the checkpoint`, met: total.ok ? discarded <= PART : null }],
     notes: [
       `Killed with ${atKill.rows.toLocaleString('en-US')} rows checkpointed; ${discarded.toLocaleString('en-US')} bytes had been written past the checkpoint and were discarded and recomputed (part size ${PART.toLocaleString('en-US')} bytes), plus at most one part still in memory.`,
       `Resumed output byte-identical to the uninterrupted run: ${identical ? 'yes' : 'NO'}.`,

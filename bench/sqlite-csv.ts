@@ -3,7 +3,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateHrDatabase } from '../src/cli/demo-data.js';
 import { measure } from './measure.js';
-import type { ComparisonResult } from './report.js';
+import { peakRssCheck, wallRatioCheck, type ComparisonResult } from './report.js';
 import { BENCH_DIR, offloadCli } from './setup.js';
 
 export async function sqliteCsv(rows: number): Promise<ComparisonResult> {
@@ -24,6 +24,10 @@ export async function sqliteCsv(rows: number): Promise<ComparisonResult> {
     reference: 'sqlite3 -csv',
     measurements,
     targets: ['Offload ≤ 1.5 × sqlite3 -csv', 'peak RSS ≤ 150 MB'],
+    checks: [
+      wallRatioCheck(measurements, 'Offload ≤ 1.5 × sqlite3 -csv', 'Offload/sqlite3', 'offload export (csv)', 'sqlite3 -csv', { max: 1.5 }),
+      peakRssCheck(measurements, 'peak RSS ≤ 150 MB', ['offload export (csv)'], 150),
+    ],
     notes: [],
   };
 }

@@ -3,7 +3,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateHrDatabase } from '../src/cli/demo-data.js';
 import { measure } from './measure.js';
-import type { ComparisonResult } from './report.js';
+import { peakRssCheck, wallRatioCheck, type ComparisonResult } from './report.js';
 import { BENCH_DIR, offloadCli, ROOT } from './setup.js';
 
 const COLUMNS = 'id,tenant_id,employee_no,first_name,last_name,email,department_id,title,status,hired_at,salary,updated_at';
@@ -35,6 +35,10 @@ export async function xlsxComparison(rows: number): Promise<ComparisonResult> {
     reference: 'ExcelJS WorkbookWriter (streaming)',
     measurements,
     targets: ['Offload ≤ 0.5 × ExcelJS time', 'peak RSS ≤ 150 MB'],
+    checks: [
+      wallRatioCheck(measurements, 'Offload ≤ 0.5 × ExcelJS time', 'Offload/ExcelJS', 'offload export (xlsx)', 'ExcelJS WorkbookWriter (streaming)', { max: 0.5 }),
+      peakRssCheck(measurements, 'peak RSS ≤ 150 MB', ['offload export (xlsx)'], 150),
+    ],
     notes: ['Both write typed cells (numbers, dates with a date format, inline strings) with a bold, frozen header; ExcelJS reads rows with a streaming SQLite iterator, Offload with keyset batches of 5,000 rows.'],
   };
 }
