@@ -1,7 +1,7 @@
 /** CSV per RFC 4180: quotes only where needed, doubled quotes, header row, CRLF by default. */
 import { ErrorCode, OffloadError } from '../core/errors.js';
 import type { JsonValue, Row, TableSchema } from '../core/types.js';
-import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format, singleTable } from './format.js';
+import { EMPTY, utf8Bytes, Utf8Output, type Encoder, type EncoderContext, type Format, singleTable } from './format.js';
 import { valueText } from './values.js';
 import { HEADER_DEFAULTS, headerLabels, parseHeaderOption, type HeaderOptions } from './headers.js';
 
@@ -48,6 +48,7 @@ class CsvEncoder implements Encoder {
   private readonly needsQuote: RegExp;
   private readonly width: number;
   private readonly labels: string[];
+  private readonly out = new Utf8Output();
 
   constructor(
     schema: TableSchema,
@@ -71,17 +72,18 @@ class CsvEncoder implements Encoder {
   encode(rows: readonly Row[]): Uint8Array {
     const { delimiter, newline } = this.opts;
     const width = this.width;
-    let out = '';
+    const out = this.out;
     for (const row of rows) {
+      let line = '';
       for (let i = 0; i < width; i++) {
         const v = row[i]!;
-        if (i > 0) out += delimiter;
+        if (i > 0) line += delimiter;
         if (v === null) continue;
-        out += typeof v === 'string' ? this.field(v) : typeof v === 'number' || typeof v === 'bigint' ? String(v) : this.field(valueText(v));
+        line += typeof v === 'string' ? this.field(v) : typeof v === 'number' || typeof v === 'bigint' ? String(v) : this.field(valueText(v));
       }
-      out += newline;
+      out.write(line + newline);
     }
-    return utf8Bytes(out);
+    return out.take();
   }
 
   endTable(): Uint8Array {

@@ -11,7 +11,10 @@ import type { JsonValue, Row, TableSchema } from '../core/types.js';
 export interface Encoder {
   /** Opens table section `index` of the plan (the first call also opens the file). */
   beginTable(index: number): Uint8Array;
-  /** Encodes rows; reads only the first `columns.length` values of each row. */
+  /**
+   * Encodes rows; reads only the first `columns.length` values of each row. The bytes returned
+   * by any method are valid until the next call on this encoder (encoders may reuse one buffer).
+   */
   encode(rows: readonly Row[]): Uint8Array;
   /** Closes the current table section. */
   endTable(): Uint8Array;
@@ -61,6 +64,33 @@ export function utf8Bytes(s: string): Uint8Array {
 }
 
 export const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * A reusable UTF-8 output buffer for text encoders: each record is written as it is built, and
+ * `take()` returns a view of the bytes, valid until the next write. Compared with concatenating
+ * a whole batch into one string and converting it, this keeps no batch-sized string (or its
+ * rope of pieces) on the heap and allocates no new buffer per batch.
+ */
+export class Utf8Output {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+  private pos = 0;
+
+  write(s: string): void {
+    // At most 3 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units).
+    if (this.pos + s.length * 3 > this.buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + s.length * 3));
+      this.buf.copy(grown, 0, 0, this.pos);
+      this.buf = grown;
+    }
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
 export { utf8 };
 
 /** `parseOptions` of a format that takes no options: rejects any key. */

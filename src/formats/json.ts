@@ -1,10 +1,11 @@
 /** JSON: one array of row objects, streamed; the only state is whether a row was written yet. */
 import type { JsonValue, Row, TableSchema } from '../core/types.js';
-import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format, noOptions, singleTable } from './format.js';
+import { EMPTY, utf8Bytes, Utf8Output, type Encoder, type EncoderContext, type Format, noOptions, singleTable } from './format.js';
 import { rowObjectRenderer } from './ndjson.js';
 
 class JsonEncoder implements Encoder {
   private readonly render: (row: Row) => string;
+  private readonly out = new Utf8Output();
   private any: boolean;
 
   constructor(schema: TableSchema, state?: { any?: boolean }) {
@@ -18,12 +19,11 @@ class JsonEncoder implements Encoder {
 
   encode(rows: readonly Row[]): Uint8Array {
     if (rows.length === 0) return EMPTY;
-    let out = '';
     for (const row of rows) {
-      out += (this.any ? ',\n' : '\n') + this.render(row);
+      this.out.write((this.any ? ',\n' : '\n') + this.render(row));
       this.any = true;
     }
-    return utf8Bytes(out);
+    return this.out.take();
   }
 
   endTable(): Uint8Array {

@@ -1,6 +1,6 @@
 /** NDJSON: one JSON object per line, keys in column order, big integers exact (see values.ts). */
 import type { JsonValue, Row, TableSchema } from '../core/types.js';
-import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format, noOptions, singleTable } from './format.js';
+import { EMPTY, Utf8Output, type Encoder, type EncoderContext, type Format, noOptions, singleTable } from './format.js';
 import { valueJson } from './values.js';
 
 /** Renders one row as a JSON object literal with keys in column order. */
@@ -18,6 +18,7 @@ export function rowObjectRenderer(schema: TableSchema): (row: Row) => string {
 
 class NdjsonEncoder implements Encoder {
   private readonly render: (row: Row) => string;
+  private readonly out = new Utf8Output();
 
   constructor(schema: TableSchema) {
     this.render = rowObjectRenderer(schema);
@@ -28,9 +29,8 @@ class NdjsonEncoder implements Encoder {
   }
 
   encode(rows: readonly Row[]): Uint8Array {
-    let out = '';
-    for (const row of rows) out += this.render(row) + '\n';
-    return utf8Bytes(out);
+    for (const row of rows) this.out.write(this.render(row) + '\n');
+    return this.out.take();
   }
 
   endTable(): Uint8Array {
