@@ -142,12 +142,13 @@ export const ConfigSchema = z.object({
     linkTtlSeconds: z.number().int().positive().default(3600),
   }).strict().default({ activeExportsPerTenant: 5, concurrency: 3, retentionHours: 24, syncRowCap: 10_000, maxAttempts: 3, linkTtlSeconds: 3600 }),
   export: z.object({
-    batchSize: z.number().int().positive().default(5000),
+    /** Rows per source query; default: the source's own (5,000; 1,000 for SQLite). */
+    batchSize: z.number().int().positive().optional(),
     partSize: z.number().int().positive().default(8 * 1024 * 1024),
     /** Length of one time-boxed slice; between slices the worker re-checks cancel and lease. */
     sliceSeconds: z.number().positive().default(20),
     leaseSeconds: z.number().positive().default(30),
-  }).strict().default({ batchSize: 5000, partSize: 8 * 1024 * 1024, sliceSeconds: 20, leaseSeconds: 30 }),
+  }).strict().default({ partSize: 8 * 1024 * 1024, sliceSeconds: 20, leaseSeconds: 30 }),
   /** HMAC secret for signed download links and webhooks (>= 32 characters). */
   signingSecret: z.string().min(32),
 }).strict().superRefine((cfg, ctx) => {

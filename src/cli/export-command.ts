@@ -29,7 +29,7 @@ export interface ExportCliOptions {
   columns?: string;
   key?: string;
   where: string[];
-  batchSize: string;
+  batchSize?: string;
   partSize: string;
   resume: boolean;
   force: boolean;
@@ -126,7 +126,7 @@ export function registerExport(program: Command, run: (fn: () => Promise<number>
     .option('--columns <a,b,c>', 'columns to export, in this order (default: all)')
     .option('--key <a,b>', 'key columns to page by (default: primary key, else rowid)')
     .option('--where <expr>', 'filter, repeatable: col=v, col!=v, col>=v, col:in=a,b, col:between=a,b, col:null, col:notnull', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--batch-size <n>', 'rows per source query', String(DEFAULT_BATCH_SIZE))
+    .option('--batch-size <n>', `rows per source query (default ${DEFAULT_BATCH_SIZE.toLocaleString('en-US')}; 1,000 for SQLite)`)
     .option('--part-size <size>', 'bytes written and checkpointed at a time', '8MiB')
     .option('--resume', 'continue an interrupted export of the same request', false)
     .option('--force', 'start over even if an unfinished export of this file is recorded', false)
@@ -160,7 +160,7 @@ Examples:
 export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   const format = getFormat(opts.format, opts.gzip ? 'gzip' : 'none');
   const formatOptions = formatOptionsFrom(format.name, opts);
-  const batchSize = parsePositiveInt(opts.batchSize, '--batch-size');
+  const batchSize = opts.batchSize === undefined ? undefined : parsePositiveInt(opts.batchSize, '--batch-size');
   const partSize = parseBytes(opts.partSize);
   const sliceMs = opts.sliceMs === undefined ? undefined : parsePositiveInt(opts.sliceMs, '--slice-ms');
   const retries = opts.retries === '0' ? 0 : parsePositiveInt(opts.retries, '--retries');
@@ -172,7 +172,7 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
 
   const source = await openSource(opts.from);
   try {
-    const exporter = createExporter({ storage, batchSize, partSize });
+    const exporter = createExporter({ storage, ...(batchSize !== undefined ? { batchSize } : {}), partSize });
     const names = opts.table ? [opts.table] : opts.tables ? parseList(opts.tables, '--tables') : format.multiTable && format.name === 'sql' ? await source.listTables() : null;
     if (!names) throw new OffloadError(ErrorCode.BAD_REQUEST, `[offload] --table is required for --format ${format.name}`);
     if (names.length > 1 && (columns || key || filters.length > 0)) {
@@ -185,7 +185,7 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
 
     const request: JsonValue = {
       from: opts.from, to: display, tables: names, format: format.name, compression: format.compression ?? 'none', columns: columns ?? null, key: key ?? null,
-      where: opts.where, batchSize, formatOptions: JSON.parse(JSON.stringify(format.parseOptions(formatOptions))) as JsonValue,
+      where: opts.where, batchSize: batchSize ?? null, formatOptions: JSON.parse(JSON.stringify(format.parseOptions(formatOptions))) as JsonValue,
     };
     const cpPath = target.checkpointPath;
     if (opts.force && !opts.resume) {

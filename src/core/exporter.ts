@@ -10,7 +10,7 @@ import type { ObjectMeta, Storage, StoredFile } from '../storage/storage.js';
 
 export interface ExporterOptions {
   storage: Storage;
-  /** Rows per source query. Default 5,000. */
+  /** Rows per source query. Default: the source's `defaultBatchSize`, else 5,000. */
   batchSize?: number;
   /** Bytes per stored part (and checkpoint). Default 8 MiB. */
   partSize?: number;
@@ -64,7 +64,7 @@ export async function planExport(run: ExportRun, options: ExporterOptions): Prom
   }
   const formatOptions = run.format.parseOptions(run.formatOptions ?? {});
   const tables = [];
-  for (const t of run.tables) tables.push(await resolveTable(run.source, t, options.batchSize ?? DEFAULT_BATCH_SIZE));
+  for (const t of run.tables) tables.push(await resolveTable(run.source, t, options.batchSize ?? run.source.defaultBatchSize ?? DEFAULT_BATCH_SIZE));
   // Options that depend on the tables (header labels, SQL dialect) fail here, before any output.
   run.format.create({ tables: tables.map((t) => t.schema), options: formatOptions, dialect: run.source.dialect });
   const partSize = options.partSize ?? DEFAULT_PART_SIZE;

@@ -8,8 +8,15 @@
 import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { EMPTY } from './format.js';
 
-/** zlib level used everywhere (6 is zlib's default trade-off). */
+/** zlib level of gzip output (6 is zlib's default trade-off). */
 export const DEFLATE_LEVEL = 6;
+
+/**
+ * zlib level of XLSX entries. Deflate is most of an XLSX export's CPU time; on typical sheets
+ * level 3 writes in two thirds of level 6's time for a file about 10 % larger (measured on
+ * 1M rows × 13 columns: 14.3 s / 85 MB against 21.3 s / 77 MB).
+ */
+export const XLSX_DEFLATE_LEVEL = 3;
 
 /** Compresses `bytes` as a non-final segment; empty input gives no bytes. */
 export function deflateSegment(bytes: Uint8Array, level = DEFLATE_LEVEL): Uint8Array {

@@ -87,7 +87,7 @@ export async function executeJob(lease: Lease, deps: ExecuteDeps, shutdown: Abor
     const plan = await planExport({
       source, tables: [resolved.table], format: resolved.format, formatOptions: resolved.formatOptions, key: objectKey,
       meta: { filename: `${resolved.dataset.name}-${job.createdAt.slice(0, 10)}.${ext}`, jobId: job.id },
-    }, { storage, batchSize: config.export.batchSize, partSize: config.export.partSize });
+    }, { storage, ...(config.export.batchSize !== undefined ? { batchSize: config.export.batchSize } : {}), partSize: config.export.partSize });
     let latest: JobProgress | null = null;
     for (;;) {
       if (reason) break;

@@ -59,6 +59,11 @@ export interface EncodedBatch {
 export interface Source {
   /** Short name used in messages: `sqlite`, `postgres`, `mysql`. */
   readonly dialect: string;
+  /**
+   * Rows per query when the caller sets none. In-process sources (SQLite) have no round trip to
+   * amortise and keep less memory with small batches; network sources want bigger ones.
+   */
+  readonly defaultBatchSize?: number;
   /** Columns, keys and kind of a table or view; throws `UNKNOWN_TABLE` if missing. */
   describe(table: string): Promise<TableInfo>;
   /** Tables of the source in dependency-safe order (referenced tables first). */

@@ -92,6 +92,8 @@ export function sqliteSource(options: SqliteSourceOptions): Source {
 
   return {
     dialect: 'sqlite',
+    // No round trip per query: small batches cost no time and keep the heap small.
+    defaultBatchSize: 1000,
     describe: async (table) => describe(table),
     listTables: async () => guard('list tables', () => {
       const names = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);

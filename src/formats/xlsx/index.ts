@@ -7,7 +7,7 @@
  */
 import { ErrorCode, OffloadError } from '../../core/errors.js';
 import type { JsonValue, Row, TableSchema } from '../../core/types.js';
-import { EMPTY, utf8Bytes, type Encoder, type EncoderContext, type Format } from '../format.js';
+import { EMPTY, utf8Bytes, Utf8Output, type Encoder, type EncoderContext, type Format } from '../format.js';
 import { HEADER_DEFAULTS, headerLabels, parseHeaderOption, type HeaderOptions } from '../headers.js';
 import { cellWriter, columnLetters, displayWidth, headerCell, xmlText, type CellWriter } from './cells.js';
 import { emptyZipState, ZipWriter, type ZipState } from './zip.js';
@@ -68,6 +68,7 @@ class XlsxEncoder implements Encoder {
   private readonly writers: CellWriter[][];
   private readonly letters: string[][];
   private readonly labels: string[][];
+  private readonly xml = new Utf8Output();
 
   constructor(
     private readonly tables: TableSchema[],
@@ -131,21 +132,20 @@ class XlsxEncoder implements Encoder {
       }
       const ref = this.s.sheets[this.s.sheets.length - 1]!;
       const take = Math.min(rows.length - i, this.opts.rowsPerSheet - this.s.rowsInSheet!);
-      let xml = '';
       let r = ref.lastRow;
       for (let j = i; j < i + take; j++) {
         const row = rows[j]!;
         r += 1;
-        xml += `<row r="${r}">`;
+        let xml = `<row r="${r}">`;
         for (let c = 0; c < width; c++) {
           const v = row[c]!;
           if (v !== null) xml += writers[c]!(letters[c]! + r, v);
         }
-        xml += '</row>';
+        this.xml.write(xml + '</row>');
       }
       ref.lastRow = r;
       this.s.rowsInSheet! += take;
-      out.push(this.zip.write(utf8Bytes(xml)));
+      out.push(this.zip.write(this.xml.take()));
       i += take;
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);

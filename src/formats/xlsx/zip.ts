@@ -5,7 +5,7 @@
  * whole, with their sizes in the local header. ZIP64 records are added only where a size, an
  * offset or the entry count passes the 32-bit/16-bit limits (APPNOTE 6.3.x, 4.3.9, 4.5.3).
  */
-import { crc32Update, deflateFinal, deflateSegment } from '../deflate.js';
+import { crc32Update, deflateFinal, deflateSegment, XLSX_DEFLATE_LEVEL } from '../deflate.js';
 
 const U32 = 0xffff_ffff;
 const U16 = 0xffff;
@@ -86,7 +86,7 @@ export class ZipWriter {
   /** Compresses bytes into the open entry as one independently flushed segment. */
   write(bytes: Uint8Array): Uint8Array {
     const open = this.requireOpen();
-    const seg = deflateSegment(bytes);
+    const seg = deflateSegment(bytes, XLSX_DEFLATE_LEVEL);
     open.crc = crc32Update(open.crc, bytes);
     open.size += bytes.length;
     open.compressed += seg.length;
@@ -96,7 +96,7 @@ export class ZipWriter {
   /** Writes the last bytes of the open entry and its data descriptor. */
   end(last: Uint8Array): Uint8Array {
     const open = this.requireOpen();
-    const seg = deflateFinal(last);
+    const seg = deflateFinal(last, XLSX_DEFLATE_LEVEL);
     open.crc = crc32Update(open.crc, last);
     open.size += last.length;
     open.compressed += seg.length;
@@ -119,7 +119,7 @@ export class ZipWriter {
   /** Writes a whole small entry at once. */
   add(name: string, bytes: Uint8Array): Uint8Array {
     if (this.state.open) throw new Error(`[offload] [zip] entry ${this.state.open.name} is still open`);
-    const data = deflateFinal(bytes);
+    const data = deflateFinal(bytes, XLSX_DEFLATE_LEVEL);
     const crc = crc32Update(0, bytes);
     const entry: ZipEntry = { name, offset: this.state.offset, crc, compressed: data.length, size: bytes.length, flags: FLAG_UTF8 };
     this.state.entries.push(entry);
