@@ -111,16 +111,30 @@ export async function* keysetBatches(
   after: KeyTuple | null,
   signal: AbortSignal | undefined,
   fetch: (q: SqlQuery) => Promise<Row[]>,
+  prefetch = false,
 ): AsyncGenerator<{ rows: Row[]; lastKey: KeyTuple }> {
   const positions = keyPositions(plan);
   let cursor = after;
-  for (;;) {
-    signal?.throwIfAborted();
-    const rows = await fetch(batchQuery(d, plan, cursor));
-    if (rows.length === 0) return;
-    const lastRow = rows[rows.length - 1]!;
-    cursor = positions.map((i) => lastRow[i]!);
-    yield { rows, lastKey: cursor };
-    if (rows.length < plan.batchSize) return;
+  // With `prefetch` (network sources), the next batch's query runs while the consumer encodes
+  // and stores this one, so the database and the encoder work at the same time.
+  let next: Promise<Row[]> | null = null;
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const rows = await (next ?? fetch(batchQuery(d, plan, cursor)));
+      next = null;
+      if (rows.length === 0) return;
+      const lastRow = rows[rows.length - 1]!;
+      cursor = positions.map((i) => lastRow[i]!);
+      if (prefetch && rows.length === plan.batchSize) {
+        next = fetch(batchQuery(d, plan, cursor));
+        next.catch(() => undefined); // awaited on the next turn or below; not unhandled meanwhile
+      }
+      yield { rows, lastKey: cursor };
+      if (rows.length < plan.batchSize) return;
+    }
+  } finally {
+    // The consumer stopped early: let the query in flight finish before the connection is reused.
+    if (next) await next.catch(() => undefined);
   }
 }

@@ -178,7 +178,7 @@ export function mysqlSource(options: MysqlSourceOptions): Source {
         } catch (err) {
           throw mysqlError(err, `read "${plan.table}"`);
         }
-      });
+      }, true);
     },
     async close() {
       await pool.end();

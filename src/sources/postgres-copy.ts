@@ -15,6 +15,8 @@ export interface CopyContext {
   fail(err: unknown, what: string): OffloadError;
   /** Array types the generic path turns into JSON with pg-types (see `typeParsers` in postgres.ts). */
   jsonArrayOids: ReadonlySet<number>;
+  /** PostgreSQL's own rendering of every value (`?copy=native`) instead of the generic path's. */
+  native?: boolean;
 }
 
 interface ColumnType {
@@ -215,7 +217,7 @@ export async function copyCsvRanges(ctx: CopyContext, plan: ReadPlan, after: Key
   const type = (c: string): ColumnType => types.get(c) ?? { castType: 'unknown', oid: 0, category: '' };
   const exprs: string[] = [];
   for (const c of plan.columns) {
-    const sql = renderSql(ctx.dialect.quote(c), type(c), ctx.jsonArrayOids, session);
+    const sql = ctx.native ? `offload_src.${ctx.dialect.quote(c)}` : renderSql(ctx.dialect.quote(c), type(c), ctx.jsonArrayOids, session);
     if (sql === null) return null;
     exprs.push(sql);
   }

@@ -1,4 +1,5 @@
 /** PostgreSQL COPY fast path: the same bytes as the generic path for every type and CSV layout, filters kept out of the SQL, fallbacks. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -218,6 +219,23 @@ describe.runIf(up)('postgres COPY fast path', () => {
     const s = postgresSource({ url: `${url}&copy=false` });
     expect(s.copyCsv).toBeUndefined();
     await s.close();
-    expect(() => postgresSource({ url: `${url}&copy=maybe` })).toThrow(/copy must be true or false/);
+    expect(() => postgresSource({ url: `${url}&copy=maybe` })).toThrow(/copy must be true, false or native/);
+  });
+
+  it('copy=native writes what psql \\copy writes (PostgreSQL\'s own text), across many ranges and slices', async () => {
+    const native = postgresSource({ url: `${url}&copy=native` });
+    try {
+      const ours = await exportCsv(native, 'typed', { newline: 'lf' }, { batchSize: 997, sliceMs: 5 });
+      // psql with the session settings Offload's connections use (UTC, ISO dates and intervals).
+      const psql = execFileSync('psql', [SERVICES.postgres.url, '-X', '-q', '-c', `\\copy (SELECT * FROM ${schema}.typed ORDER BY id) TO STDOUT CSV HEADER`], {
+        env: { ...process.env, PGOPTIONS: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1' },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(ours.length).toBeGreaterThan(100_000);
+      expect(ours.equals(psql)).toBe(true);
+      expect(ours.toString('utf8').split('\n')[1]).toMatch(/^1,32767,-2147483648,9223372036854775807,.*,2024-03-01 10:34:56\.789012\+00,.*,t,a0eebc99/);
+    } finally {
+      await native.close();
+    }
   });
 });
