@@ -1,7 +1,7 @@
 /** Writes benchmark results as a Markdown table (BENCHMARKS.md) and JSON (bench/results.json). */
 import { cpus, totalmem } from 'node:os';
 import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Measurement } from './measure.js';
 
 /** A target with its measured value: `met` is null when a contender it depends on failed. */
@@ -128,19 +128,41 @@ export function markdownTable(c: ComparisonResult): string {
   return lines.join('\n');
 }
 
-export function writeReport(results: ComparisonResult[], command: string, path = 'BENCHMARKS.md', jsonPath = 'bench/results.json'): void {
-  const date = new Date().toISOString();
+export interface Report { date: string; machine: string; command: string; results: ComparisonResult[] }
+
+/**
+ * The Markdown report. `analysis` (bench/analysis.md: the profiles behind the targets that are not
+ * met and what would close them) is written by hand and appended as it is.
+ */
+export function renderReport(r: Report, analysis: string | null): string {
   const header = [
     '# Benchmarks',
     '',
-    `- Date: ${date}`,
-    `- Machine: ${machine()}`,
-    `- Command: \`${command}\``,
+    `- Date: ${r.date}`,
+    `- Machine: ${r.machine}`,
+    `- Command: \`${r.command}\``,
     '',
     'Each comparison runs its contenders back to back on the same data in one run; peak RSS is from',
     'GNU `time -v`. Machines here are shared and noisy: read the ratios, not the absolute times.',
     '',
   ];
-  writeFileSync(path, `${header.join('\n')}\n${results.map(markdownTable).join('\n\n')}\n`);
-  writeFileSync(jsonPath, `${JSON.stringify({ date, machine: machine(), command, results }, null, 2)}\n`);
+  return `${header.join('\n')}\n${r.results.map(markdownTable).join('\n\n')}\n${analysis ? `\n${analysis.trim()}\n` : ''}`;
+}
+
+export const ANALYSIS_PATH = 'bench/analysis.md';
+
+function readAnalysis(): string | null {
+  return existsSync(ANALYSIS_PATH) ? readFileSync(ANALYSIS_PATH, 'utf8') : null;
+}
+
+export function writeReport(results: ComparisonResult[], command: string, path = 'BENCHMARKS.md', jsonPath = 'bench/results.json'): void {
+  const report: Report = { date: new Date().toISOString(), machine: machine(), command, results };
+  writeFileSync(path, renderReport(report, readAnalysis()));
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** Rewrites BENCHMARKS.md from bench/results.json (after editing bench/analysis.md): `npm run bench:report`. */
+export function rewriteReport(path = 'BENCHMARKS.md', jsonPath = 'bench/results.json'): void {
+  const report = JSON.parse(readFileSync(jsonPath, 'utf8')) as Report;
+  writeFileSync(path, renderReport(report, readAnalysis()));
 }

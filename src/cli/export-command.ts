@@ -4,7 +4,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createExporter } from '../core/exporter.js';
 import { ErrorCode, OffloadError } from '../core/errors.js';
-import { DEFAULT_BATCH_SIZE } from '../core/engine.js';
 import type { JsonValue } from '../core/types.js';
 import { getFormat, formatNames } from '../formats/index.js';
 import { openSource } from '../sources/index.js';
@@ -126,7 +125,7 @@ export function registerExport(program: Command, run: (fn: () => Promise<number>
     .option('--columns <a,b,c>', 'columns to export, in this order (default: all)')
     .option('--key <a,b>', 'key columns to page by (default: primary key, else rowid)')
     .option('--where <expr>', 'filter, repeatable: col=v, col!=v, col>=v, col:in=a,b, col:between=a,b, col:null, col:notnull', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--batch-size <n>', `rows per source query (default ${DEFAULT_BATCH_SIZE.toLocaleString('en-US')}; 1,000 for SQLite)`)
+    .option('--batch-size <n>', 'rows per source query or COPY range (default: SQLite 1,000, PostgreSQL and MySQL 2,000, COPY ranges 5,000)')
     .option('--part-size <size>', 'bytes written and checkpointed at a time', '8MiB')
     .option('--resume', 'continue an interrupted export of the same request', false)
     .option('--force', 'start over even if an unfinished export of this file is recorded', false)

@@ -245,8 +245,7 @@ export async function runSlice(plan: ExportPlan, options: SliceOptions): Promise
 async function* encodedBatches(plan: ExportPlan, read: ReadPlan, after: KeyTuple | null, encoder: Encoder, signal: AbortSignal | undefined, readsRows: boolean): AsyncGenerator<EncodedBatch> {
   if (!readsRows) return;
   const options = signal ? { signal } : {};
-  // Plain CSV only: a compressed format must see every byte through its encoder.
-  if (plan.format.name === 'csv' && !plan.format.compression && plan.source.copyCsv) {
+  if (mayCopyCsv(plan.format, plan.source)) {
     const copied = await plan.source.copyCsv(read, after, parseCsvOptions(plan.formatOptions), options);
     if (copied) {
       yield* copied;
@@ -256,6 +255,11 @@ async function* encodedBatches(plan: ExportPlan, read: ReadPlan, after: KeyTuple
   for await (const batch of plan.source.batches(read, after, options)) {
     yield { chunks: [encoder.encode(batch.rows)], rows: batch.rows.length, lastKey: batch.lastKey };
   }
+}
+
+/** Whether the source may write this format's bytes itself: plain CSV only (a compressed format must see every byte through its encoder). */
+export function mayCopyCsv(format: Format, source: Source): source is Source & Required<Pick<Source, 'copyCsv'>> {
+  return format.name === 'csv' && !format.compression && source.copyCsv !== undefined;
 }
 
 async function countRows(plan: ExportPlan): Promise<number | null> {

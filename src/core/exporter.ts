@@ -1,7 +1,7 @@
 /** createExporter: the library entry point that resolves a request and runs slices to completion. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Checkpoint, CheckpointSink } from './checkpoint.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_PART_SIZE, runSlice, type ExportPlan, type Progress } from './engine.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_PART_SIZE, mayCopyCsv, runSlice, type ExportPlan, type Progress } from './engine.js';
 import { ErrorCode, OffloadError } from './errors.js';
 import { resolveTable, type TableRequest } from './plan.js';
 import type { Format } from '../formats/format.js';
@@ -64,7 +64,7 @@ export async function planExport(run: ExportRun, options: ExporterOptions): Prom
   }
   const formatOptions = run.format.parseOptions(run.formatOptions ?? {});
   const tables = [];
-  for (const t of run.tables) tables.push(await resolveTable(run.source, t, options.batchSize ?? run.source.defaultBatchSize ?? DEFAULT_BATCH_SIZE));
+  for (const t of run.tables) tables.push(await resolveTable(run.source, t, options.batchSize ?? (mayCopyCsv(run.format, run.source) ? run.source.copyBatchSize : undefined) ?? run.source.defaultBatchSize ?? DEFAULT_BATCH_SIZE));
   // Options that depend on the tables (header labels, SQL dialect) fail here, before any output.
   run.format.create({ tables: tables.map((t) => t.schema), options: formatOptions, dialect: run.source.dialect });
   const partSize = options.partSize ?? DEFAULT_PART_SIZE;

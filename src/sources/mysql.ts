@@ -157,6 +157,7 @@ export function mysqlSource(options: MysqlSourceOptions): Source {
 
   return {
     dialect: 'mysql',
+    defaultBatchSize: 2000,
     describe,
     async listTables() {
       const rows = await query<{ TABLE_NAME: string }>(

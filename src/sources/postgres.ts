@@ -244,7 +244,11 @@ export function postgresSource(options: PostgresSourceOptions): Source {
         }
       }, true);
     },
+    // Row objects of 2,000 rows (and the prefetched next batch) keep the heap small; COPY ranges
+    // are bytes, and bigger ones save a key query and a COPY statement per range.
+    defaultBatchSize: 2000,
     ...(useCopy ? {
+      copyBatchSize: 5000,
       copyCsv: (plan: ReadPlan, after: KeyTuple | null, layout: CsvLayout, opts?: ReadOptions) =>
         copyCsvRanges({ pool, dialect, fail: pgError, jsonArrayOids: new Set([...ARRAY_OIDS, ...arrayTypes]), native: copyMode === 'native' }, plan, after, layout, opts),
     } : {}),

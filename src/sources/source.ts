@@ -64,6 +64,8 @@ export interface Source {
    * amortise and keep less memory with small batches; network sources want bigger ones.
    */
   readonly defaultBatchSize?: number;
+  /** Rows per COPY range when the caller sets none (`copyCsv` streams bytes, not row objects). */
+  readonly copyBatchSize?: number;
   /** Columns, keys and kind of a table or view; throws `UNKNOWN_TABLE` if missing. */
   describe(table: string): Promise<TableInfo>;
   /** Tables of the source in dependency-safe order (referenced tables first). */
