@@ -154,8 +154,20 @@ export function fsStorage(options: FsStorageOptions): Storage {
 }
 
 async function sha256File(path: string): Promise<string> {
+  // One buffer for the whole file: a read stream's fresh chunk per read would pile up as garbage
+  // outside the heap (tens of MB on a large file) before the collector runs.
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
   return hash.digest('hex');
 }
 
